@@ -1,0 +1,68 @@
+"""One settings object: defaults here, overridden by ``assistant.toml``, env, then flags.
+
+Env variables are ``ASSISTANT_<FIELD>`` (e.g. ``ASSISTANT_EMBEDDER``). CLI flags and web
+controls are derived from these fields rather than repeating their defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_EMBEDDER = "intfloat/multilingual-e5-small"
+DEFAULT_MODEL = "qwen2.5-1.5b-instruct"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_", toml_file="assistant.toml", extra="ignore"
+    )
+
+    corpus: Path = Field(Path("corpus"), description="Folder of documents to index")
+    index: Path = Field(Path("index"), description="Folder the index is built in")
+    models_dir: Path = Field(Path("models"), description="Folder of downloaded models")
+
+    embedder: str = Field(DEFAULT_EMBEDDER, description="sentence-transformers name or path")
+    chunk_tokens: int = Field(
+        160, ge=32, le=1024, description="Target chunk size in cl100k tokens"
+    )
+
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="Local model: a preset name, a .gguf path, or 'extractive' for no model",
+    )
+    llm_url: str | None = Field(None, description="OpenAI-compatible server base URL")
+    llm_model: str | None = Field(None, description="Model name to ask the server for")
+    llm_api_key: str | None = Field(None, description="API key for the server, if any")
+    context_tokens: int = Field(
+        700, ge=100, le=8000, description="Token budget for the sources given to the model"
+    )
+    max_answer_tokens: int = Field(320, ge=16, le=4096, description="Longest answer, tokens")
+    temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature")
+    threads: int | None = Field(None, ge=1, le=256, description="CPU threads for the model")
+    top_k: int = Field(8, ge=1, le=50, description="Passages retrieved per question")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        from pydantic_settings import TomlConfigSettingsSource
+
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def cpu_threads(self) -> int:
+        return self.threads or max(1, os.cpu_count() or 1)
+
+
+def load_settings(**overrides) -> Settings:
+    """Settings with CLI overrides applied; ``None`` values mean "not given"."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
