@@ -1,0 +1,357 @@
+"""Answers with no model: quote the passages' best sentences, each with its citation.
+
+Used when no language model is available (or wanted). The passages arrive ranked and
+are numbered 1..n as in the prompt; each is split into sentences (Chinese 。！？； and
+.!? and line breaks; a table row counts as one sentence and is shown under its header),
+every sentence is scored against the question with BM25 over the sentences of these
+passages (jieba words and characters for Chinese, lower-case words for Latin script),
+with part credit for question words named elsewhere in the passage or its title, and
+nudged towards higher-ranked passages, definitions for "X 是什么" and numbers for "多少".
+The best few are returned best first (near-duplicates dropped), each followed by
+``[n]``. Nothing is written that is not in the passages, so the answer is in their
+language.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+MIN_CHARS = 6  # shorter "sentences" are headings, labels or stray markup
+MAX_CHARS = 160  # longer ones are cut at clause boundaries so a quote stays readable
+CELL_CHARS = 100  # long table cells are shortened in the row (their sentences stand alone)
+RELATIVE_FLOOR = 0.25  # later quotes must score at least this share of the best one
+RANK_BONUS = 0.2  # passage 1 scores up to +20%, falling off as 1/rank
+K1, B = 1.2, 0.5  # BM25 over sentences: short documents, so mild length normalisation
+CONTEXT_WEIGHT = 0.15  # credit for question words found elsewhere in the same passage
+DEFINITION_BONUS = 1.5  # "X 是什么？" prefers "X 是…" over sentences that merely name X
+LABEL_BONUS = 1.5  # "有哪些技术？" prefers a "技术: …" line of notes
+NUMBER_BONUS = 1.3  # "多少/哪一年/how many" questions prefer sentences with digits
+CHAR_WEIGHT = 0.5  # weight of single-character matches against jieba words
+NOVELTY_FLOOR, NOVEL_WORDS = 0.25, 3  # under 3 words of its own, a sentence scores less
+_CHAR = "\x00"  # prefix that keeps character features apart from one-character words
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_HAS_CJK = re.compile(f"[{_CJK}]")
+_CJK_RUN = re.compile(f"[{_CJK}]+")
+_LATIN_WORD = re.compile(r"[a-z0-9]+")
+# A sentence ends after 。！？； (and closing quotes), or after .!? followed by a space, a
+# CJK character or the end: "github.com" and "3.5" are not ends.
+_SENT_END = re.compile(rf"(?<=[。！？；])[”」』）)]*|(?<=[.!?])[”\")]*(?=\s|[{_CJK}]|$)")
+_CLAUSE_END = re.compile(r"(?<=[，,、：:])")
+_MD_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_HTML = re.compile(r"<[^>\n]{1,200}>")
+_URL = re.compile(r"https?://\S+")
+_MARKER = re.compile(r"\s*[\[【［]\^?\d{1,4}[\]】］]")  # the source's own footnote marks
+_LINE_LEAD = re.compile(r"^\s*(?:#{1,6}\s+|>\s*|[-*+•]\s+|\d{1,3}[.)、]\s+)+")
+_EMPHASIS = re.compile(r"\*\*|__|~~")
+
+_STOPWORDS = """
+    的 了 是 在 和 与 及 或 等 也 都 就 被 把 对 中 上 下 为 以 之 其 这 那 哪
+    吗 呢 吧 啊 有 个 一个 什么 哪些 哪个 哪家 哪种 哪里 哪一年 谁 如何 怎么
+    怎样 为什么 多少 几 是否 可以 能 会 主要 通常 请问 一下 一种 我 你 他 它 们 我们
+    a an the of to in on for is are was were be been what which who whom whose how does
+    do did why when where this that these those with by as at from and or it its can into
+    about there their they than then so if not no yes
+"""
+_STOP = frozenset(_STOPWORDS.split())
+_LABEL = re.compile(r"^([^:：,，。]{1,12})[:：]\s*\S")
+_NUMBER_QUESTION = re.compile(
+    r"多少|几|多[长大高重远久宽深厚]|哪一?年|何时|什么时[候间]|时间|日期|"
+    r"when|how (many|much|long|old|far|big|large|tall)|what year"
+)
+
+
+@dataclass
+class _Unit:
+    """One quotable sentence (or table row) of one passage."""
+
+    shown: str  # what the answer quotes
+    passage: int  # 0-based rank of its passage
+    order: int  # position in the passage, for stable ties
+    tokens: tuple[str, ...]
+    row: bool = False  # a table row, shown on its own line(s)
+    _words: set[str] | None = None
+
+    def words(self) -> set[str]:
+        """Its words, without a table row's header (rows of one table share it)."""
+        if self._words is None:
+            last_line = self.shown.splitlines()[-1]
+            self._words = {t for t in _tokens(last_line) if not t.startswith(_CHAR)}
+        return self._words
+
+
+def extractive_answer(question: str, passages: Sequence[Any], max_sentences: int = 3) -> str:
+    """Quote the sentences of ``passages`` that best answer ``question``, with citations.
+
+    ``passages`` are ranked search hits (anything with a ``text`` attribute); passage i
+    is cited as ``[i+1]``. Returns "" when there is nothing to quote.
+
+    >>> from types import SimpleNamespace as P
+    >>> extractive_answer("vLLM 是谁开发的？", [P(text="vLLM 由 UC Berkeley 开发。它很快。")])
+    'vLLM 由 UC Berkeley 开发。[1]'
+    """
+    units = [u for i, p in enumerate(passages) for u in _units(getattr(p, "text", "") or "", i)]
+    if not units or max_sentences < 1:
+        return ""
+    query = set(_tokens(question))
+    # Title and heading path name the topic a chunk's sentences leave implicit.
+    context = {
+        i: set(_tokens(f"{getattr(p, 'title', '') or ''} {getattr(p, 'heading', '') or ''}"))
+        for i, p in enumerate(passages)
+    }
+    scores = _bm25(query, units, context)
+    wants_number = bool(_NUMBER_QUESTION.search(question.lower()))
+    defines = _definition_pattern(question)
+    for k, u in enumerate(units):
+        scores[k] *= 1 + RANK_BONUS / (u.passage + 1)
+        if wants_number and re.search(r"\d", u.shown):
+            scores[k] *= NUMBER_BONUS
+        if defines is not None and defines.search(u.shown):
+            scores[k] *= DEFINITION_BONUS
+        if _label_asked(u.shown, query):
+            scores[k] *= LABEL_BONUS
+    ranked = sorted(range(len(units)), key=lambda k: (-scores[k], units[k].passage, units[k].order))
+    if scores[ranked[0]] <= 0:
+        # Nothing overlaps the question: the best we can do is the top passage's opening.
+        ranked = sorted(range(len(units)), key=lambda k: (units[k].passage, units[k].order))
+    chosen: list[_Unit] = []
+    floor = RELATIVE_FLOOR * scores[ranked[0]]
+    for k in ranked:
+        if len(chosen) == max_sentences or (chosen and (scores[k] <= 0 or scores[k] < floor)):
+            break
+        if not any(_near_duplicate(units[k], c) for c in chosen):
+            chosen.append(units[k])
+    return _join(chosen)
+
+
+def _label_asked(text: str, query: set[str]) -> bool:
+    """A "技术: PCIe、NVLink…" line whose label is what the question asks for."""
+    m = _LABEL.match(text)
+    if m is None:
+        return False
+    words = {t for t in _tokens(m.group(1)) if not t.startswith(_CHAR)}
+    return bool(words) and words <= query
+
+
+def _definition_pattern(question: str) -> re.Pattern[str] | None:
+    """For "X 是什么？" / "What is X?", a pattern for sentences that define X ("X 是…")."""
+    q = question.strip().rstrip("?？。.！! ")
+    m = (
+        re.match(r"(?i)^(?:what|who)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(.+)$", q)
+        or re.match(r"^什么是(.+)$", q)
+        or re.match(r"^(.+?)(?:到底|究竟)?(?:是|指)(?:什么|谁|啥|指什么|的是什么|[做干]什么的)", q)
+    )
+    if m is None or not m.group(1).strip():
+        return None
+    subject = re.escape(m.group(1).strip())
+    return re.compile(rf"(?i){subject}\W{{0,3}}(?:是|指|为|:|：|is\b|are\b|was\b|refers\b)")
+
+
+def _units(text: str, passage: int) -> list[_Unit]:
+    units: list[_Unit] = []
+    lines = text.splitlines()
+    header: str | None = None
+    for n, line in enumerate(lines):
+        cells = _table_cells(line)
+        if cells is None:
+            header = None
+            for piece in _sentences(line):
+                _add(units, piece, passage)
+            continue
+        if _MD_SEPARATOR.match(line):
+            continue
+        following = lines[n + 1] if n + 1 < len(lines) else ""
+        starts_table = n == 0 or _table_cells(lines[n - 1]) is None
+        if starts_table and ("\t" in line or _MD_SEPARATOR.match(following)):
+            header = " | ".join(_clean(c) for c in cells)
+            continue
+        row = " | ".join(_shorten(_clean(c)) for c in cells)
+        _add(units, f"{header}\n{row}" if header else row, passage, row=True)
+        # A long cell may hold the answer past the shortened part: offer its sentences too.
+        for cell in cells:
+            if len(_clean(cell)) > CELL_CHARS:
+                for piece in _sentences(cell):
+                    _add(units, piece, passage)
+    return units
+
+
+def _add(units: list[_Unit], shown: str, passage: int, row: bool = False) -> None:
+    shown = shown.strip()
+    content = _URL.sub("", shown)
+    if sum(not c.isspace() for c in content) < MIN_CHARS:
+        return
+    tokens = _tokens(content)
+    if len(tokens) >= 2 or _HAS_CJK.search(content):
+        units.append(_Unit(shown, passage, len(units), tokens, row))
+
+
+def _table_cells(line: str) -> list[str] | None:
+    """The cells of a Markdown (``| a | b |``) or tab-separated row, else None."""
+    if "\t" in line.strip():
+        cells = [c for c in line.strip().split("\t") if c.strip()]
+        return cells if len(cells) >= 2 else None
+    stripped = line.strip()
+    if stripped.startswith("|") or stripped.count(" | ") >= 2:
+        cells = [c for c in stripped.strip("|").split("|") if c.strip()]
+        return cells if len(cells) >= 2 or _MD_SEPARATOR.match(line) else None
+    return None
+
+
+def _sentences(line: str) -> list[str]:
+    line = _clean(line)
+    out: list[str] = []
+    for sentence in _SENT_END.split(line):
+        sentence = sentence.strip()
+        if len(sentence) <= MAX_CHARS:
+            out.append(sentence)
+            continue
+        piece = ""
+        for clause in _CLAUSE_END.split(sentence):
+            if piece and len(piece) + len(clause) > MAX_CHARS:
+                out.append(piece.strip())
+                piece = ""
+            piece += clause
+        out.append(piece.strip())
+    return [s for s in out if s]
+
+
+def _clean(text: str) -> str:
+    """Markdown and HTML reduced to the words a reader sees."""
+    text = _IMAGE.sub("", text)
+    text = _LINK.sub(r"\1", text)
+    text = _HTML.sub("", text)
+    text = _MARKER.sub("", text)
+    text = _EMPHASIS.sub("", text)
+    text = _LINE_LEAD.sub("", text)
+    return re.sub(r"[ \t\u3000]+", " ", text).strip()
+
+
+def _shorten(cell: str) -> str:
+    if len(cell) <= CELL_CHARS:
+        return cell
+    first = _SENT_END.split(cell, maxsplit=1)[0].strip()
+    return first if len(first) <= 1.5 * CELL_CHARS else cell[:CELL_CHARS].rstrip() + "…"
+
+
+@lru_cache(maxsize=8192)  # the same chunks come back question after question
+def _tokens(text: str) -> tuple[str, ...]:
+    """Words for matching: jieba words and single characters for Chinese runs, and
+    lower-case, lightly stemmed words for Latin script."""
+    jieba = _jieba()
+    out: list[str] = []
+    pos = 0
+    for m in _CJK_RUN.finditer(text):
+        out += _LATIN_WORD.findall(text[pos : m.start()].lower())
+        out += jieba.lcut(m.group(0))
+        pos = m.end()
+    out += _LATIN_WORD.findall(text[pos:].lower())
+    words = [_stem(t) for t in out if t not in _STOP]
+    # Single characters too (weighted down in scoring): jieba may cut "雌狸长" differently
+    # in the question and in the passage, and "多长" should still meet "全长".
+    words += [_CHAR + c for c in "".join(_CJK_RUN.findall(text)) if c not in _STOP]
+    return tuple(words)
+
+
+def _stem(word: str) -> str:
+    """A light English stemmer: "models"/"modelled"/"modeling" all meet "model"."""
+    if not word.isascii() or len(word) <= 4 or not word.isalpha():
+        return word
+    if word.endswith(("sses", "xes", "ches", "shes")):
+        return word[:-2]
+    for suffix in ("ing", "ed", "s"):
+        if word.endswith(suffix) and not word.endswith("ss"):
+            return word[: -len(suffix)]
+    return word
+
+
+@lru_cache(maxsize=1)
+def _jieba() -> Any:
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)  # not "Building prefix dict..." on every start
+    jieba.initialize()
+    return jieba
+
+
+def _bm25(query: set[str], units: list[_Unit], context: dict[int, set[str]]) -> list[float]:
+    """BM25 of each sentence, plus part credit for question words its passage has.
+
+    The question's topic ("崇陵" in "崇陵墓道有多长？") is often named once, at the top of
+    the passage or in its title, while the answer sentence ("墓道…全长13.23米") only names
+    the detail: words found elsewhere in the same passage, or in its title and heading,
+    count ``CONTEXT_WEIGHT`` of their IDF.
+    """
+    n = len(units)
+    df: Counter[str] = Counter()
+    in_passage = {p: words & query for p, words in context.items()}
+    for u in units:
+        found = set(u.tokens) & query
+        df.update(found)
+        in_passage.setdefault(u.passage, set()).update(found)
+    avg = sum(len(u.tokens) for u in units) / n or 1.0
+    known = set().union(*in_passage.values())
+    idf = {t: math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in known}
+    for t in idf:
+        if t.startswith(_CHAR):
+            idf[t] *= CHAR_WEIGHT
+    scores = []
+    for u in units:
+        tf = Counter(t for t in u.tokens if t in idf)
+        # A character already counted inside a matched word is not counted again: "缩写"
+        # would otherwise weigh three times as much as "GEMM".
+        covered = {_CHAR + c for t in tf if not t.startswith(_CHAR) for c in t}
+        for t in covered & tf.keys():
+            del tf[t]
+        norm = K1 * (1 - B + B * len(u.tokens) / avg)
+        own = sum(idf[t] * f * (K1 + 1) / (f + norm) for t, f in tf.items())
+        inherited = sum(idf[t] for t in in_passage[u.passage] if t not in tf)
+        # A line made only of the question's words (a heading, a title) cannot hold
+        # the answer: it needs words of its own.
+        novel = len({t for t in u.tokens if t not in query and not t.startswith(_CHAR)})
+        novelty = min(1.0, NOVELTY_FLOOR + novel / NOVEL_WORDS)
+        scores.append((own + CONTEXT_WEIGHT * inherited) * novelty)
+    return scores
+
+
+def _near_duplicate(a: _Unit, b: _Unit) -> bool:
+    sa, sb = _squash(a.shown), _squash(b.shown)
+    if sa in sb or sb in sa:
+        return True
+    # Words only: shared characters say little. Overlap against the shorter one: a table
+    # row and a sentence of one of its long cells say the same thing though the row has
+    # more words.
+    ta, tb = a.words(), b.words()
+    return bool(ta and tb) and len(ta & tb) / min(len(ta), len(tb)) >= 0.7
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
+def _join(units: list[_Unit]) -> str:
+    """Sentences run on as prose; a table row (under its header) is a block of its own."""
+    blocks: list[str] = []
+    prev: _Unit | None = None
+    for u in units:
+        quote = f"{u.shown}{'' if _ends_cjk(u.shown) else ' '}[{u.passage + 1}]"
+        if u.row or prev is None or prev.row:
+            blocks.append(quote)
+        else:
+            glue = "" if _ends_cjk(prev.shown) and _HAS_CJK.match(u.shown) else " "
+            blocks[-1] += glue + quote
+        prev = u
+    return "\n".join(blocks)
+
+
+def _ends_cjk(text: str) -> bool:
+    return bool(text) and (bool(_HAS_CJK.match(text[-1])) or text[-1] in "。！？；”」』）")

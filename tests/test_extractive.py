@@ -1,0 +1,227 @@
+"""Extractive answers: the right sentence first, cited, readable, fast."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from assistant.citations import parse_citations
+from assistant.extractive import MAX_CHARS, extractive_answer
+
+
+@dataclass
+class Hit:
+    text: str
+    doc: str = "notes.md"
+    title: str = ""
+    heading: str = ""
+    line_start: int = 1
+    line_end: int = 1
+    page: int | None = None
+    score: float = 1.0
+
+
+def first_quote(answer: str) -> str:
+    """The best sentence: everything before the first citation marker."""
+    return re.split(r"\[\d+\]", answer, maxsplit=1)[0]
+
+
+INFERENCE_TABLE = """\
+| 编号 | 推理框架 | 团队 | 介绍 |
+|:---:|:-------:|:---:|:---:|
+| 1 | [vLLM](https://github.com/vllm-project/vllm) | UC Berkeley | vLLM 是一个开源的大模型推理加速框架, 通过 PagedAttention 高效地管理 attention 中缓存的张量, 实现了比 HuggingFace Transformers 高 14-24 倍的吞吐量. PagedAttention 是 vLLM 的核心技术. |
+| 2 | [Text Generation Inference(TGI)](https://github.com/huggingface/text-generation-inference) | HuggingFace | Text Generation Inference(TGI)是 HuggingFace 推出的一个项目, 作为支持 HuggingFace Inference API 和 Hugging Chat 上的 LLM 推理的工具. |
+| 3 | [FasterTransformer](https://github.com/NVIDIA/FasterTransformer) | NVIDIA | NVIDIA FasterTransformer (FT) 是一个用于实现基于 Transformer 的神经网络推理的加速引擎. |"""  # noqa: E501
+
+PASSAGES = [
+    Hit(
+        "BF16 也叫 bfloat16, 是一种 16 位的浮点格式。最开始是Google Brain发明并应用在TPU上的。"
+        "它和 FP32 有相同的指数位。",
+        heading="精度 > BF16",
+    ),
+    Hit(
+        "PagedAttention 的灵感来自于操作系统中虚拟内存和分页的经典思想。它把 KV 缓存分成块。\n"
+        "vLLM 用它管理显存。",
+        heading="推理 > vLLM",
+    ),
+    Hit(
+        "1986年:David Rumelhart、Geoffrey Hinton 和 Ronald Williams 提出了反向传播算法。\n"
+        "1997年:IBM 的深蓝战胜了国际象棋世界冠军。",
+        heading="历史",
+    ),
+    Hit(
+        "NVIDIA® TensorRT™ is an SDK for high-performance deep learning inference on NVIDIA "
+        "GPUs. This repository contains the open source components of TensorRT.",
+        heading="Tools > TensorRT",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "cite"),
+    [
+        ("BF16 最早是由谁发明并用在什么硬件上的？", "Google Brain", 1),
+        ("PagedAttention 的设计灵感来自哪里？", "虚拟内存", 2),
+        ("反向传播算法是哪一年由谁提出的？", "1986", 3),
+        ("What is TensorRT?", "SDK", 4),
+    ],
+)
+def test_the_answer_sentence_comes_first_with_its_citation(question, answer, cite):
+    out = extractive_answer(question, PASSAGES)
+    best = first_quote(out)
+    assert answer in best
+    assert out[len(best) :].lstrip().startswith(f"[{cite}]")
+
+
+def test_every_sentence_is_cited_with_its_passage_number():
+    out = extractive_answer("PagedAttention 和 vLLM 的关系？", PASSAGES, max_sentences=3)
+    parsed = parse_citations(out, len(PASSAGES))
+    assert parsed.dropped == [] and parsed.text == out
+    assert parsed.cited and set(parsed.cited) <= {1, 2, 3, 4}
+    for sentence, n in re.findall(r"([^\[\]]+?)\s*\[(\d+)\]", out):
+        assert sentence.strip().replace(" ", "") in PASSAGES[int(n) - 1].text.replace(" ", "")
+
+
+def test_max_sentences():
+    for k in (1, 2, 3):
+        out = extractive_answer("vLLM PagedAttention 虚拟内存 KV 缓存", PASSAGES, max_sentences=k)
+        assert 1 <= len(re.findall(r"\[\d+\]", out)) <= k
+    assert extractive_answer("vLLM", PASSAGES, max_sentences=0) == ""
+
+
+def test_nothing_to_quote():
+    assert extractive_answer("任何问题", []) == ""
+    assert extractive_answer("任何问题", [Hit(""), Hit("---\n<div></div>\n")]) == ""
+
+
+def test_no_overlap_quotes_the_top_passage():
+    out = extractive_answer("完全无关的问题", PASSAGES, max_sentences=2)
+    assert out == "BF16 也叫 bfloat16, 是一种 16 位的浮点格式。[1]"
+
+
+def test_table_row_comes_with_its_header():
+    out = extractive_answer("vLLM 是哪个机构开发的推理框架？", [Hit(INFERENCE_TABLE)])
+    lines = out.splitlines()
+    assert lines[0] == "编号 | 推理框架 | 团队 | 介绍"
+    assert lines[1].startswith("1 | vLLM | UC Berkeley | vLLM 是一个开源的大模型推理加速框架")
+    assert lines[1].endswith("[1]")
+    assert "https://" not in out  # links are shown as their text
+
+
+def test_table_row_found_through_a_long_cell():
+    question = "Text Generation Inference (TGI) 是哪家推出的？"
+    out = extractive_answer(question, [Hit(INFERENCE_TABLE)])
+    assert "HuggingFace" in first_quote(out)
+
+
+def test_table_without_header_in_the_passage():
+    rows = "\n".join(INFERENCE_TABLE.splitlines()[3:])  # a chunk from the middle of a table
+    out = extractive_answer("FasterTransformer 是谁开发的？", [Hit("其他框架：\n" + rows)])
+    assert "NVIDIA" in first_quote(out)
+
+
+def test_tab_separated_table():
+    text = (
+        "Parameter\tDefault Value\tRange\n"
+        "latency_ns\t24,000,000\t100,000~1,000,000,000 (1 s)\n"
+        "nr_migrate\t32\t0~\n"
+    )
+    out = extractive_answer("nr_migrate 的默认值是多少？", [Hit(text)])
+    assert out.splitlines()[:2] == ["Parameter | Default Value | Range", "nr_migrate | 32 | 0~ [1]"]
+
+
+def test_near_duplicates_are_quoted_once():
+    same = "LoRA 的核心思想是对大型模型的权重矩阵进行隐式的低秩转换。"
+    hits = [Hit(same), Hit("## LoRA\n" + same + "\n另外，它很省显存。"), Hit(same.rstrip("。"))]
+    out = extractive_answer("LoRA 的核心思想是什么？", hits, max_sentences=3)
+    assert out.count("低秩转换") == 1
+    assert out.startswith(same + "[1]")  # ties go to the higher-ranked passage
+
+
+def test_markup_and_footnotes_are_not_quoted():
+    text = (
+        "---\n# 量化\n<img src='x.png'>\n![图](a.png)\n| --- | --- |\n"
+        "**量化**是把 float32 转换成 int8 等低精度类型的技术[3]。\n"
+    )
+    out = extractive_answer("量化把 float32 转换成什么？", [Hit(text)])
+    assert out == "量化是把 float32 转换成 int8 等低精度类型的技术。[1]"
+
+
+def test_definition_questions_prefer_the_definition():
+    hits = [
+        Hit(
+            "Triton 推理服务器支持多种后端。"
+            "Triton 是一种用于编写高效自定义深度学习原语的语言和编译器。"
+        )
+    ]
+    assert "深度学习原语" in first_quote(extractive_answer("Triton 是什么？", hits))
+
+
+def test_english_passages_give_english_answers():
+    hits = [
+        Hit(
+            "The tokenizer splits text into pieces. SentencePiece integrates BPE and unigram "
+            "language model algorithms. It was released by Google."
+        )
+    ]
+    out = extractive_answer("Which algorithms does SentencePiece integrate?", hits)
+    best = "SentencePiece integrates BPE and unigram language model algorithms."
+    assert first_quote(out).strip() == best
+    assert out.startswith("SentencePiece integrates") and out.split("[1]")[0].endswith(". ")
+
+
+def test_sentences_split_on_chinese_and_latin_ends_but_not_inside_urls_or_numbers():
+    hits = [Hit("版本 3.5 很快！见 github.com/x/y 的说明；它支持 CPU。Really? Yes.")]
+    out = extractive_answer("版本 3.5 github.com 说明 CPU", hits, max_sentences=5)
+    quotes = [q.strip() for q in re.split(r"\[\d+\]", out) if q.strip()]
+    assert "版本 3.5 很快！" in quotes
+    assert "见 github.com/x/y 的说明；" in quotes
+
+
+def test_long_sentences_are_cut_at_clauses():
+    long = "，".join(f"第{i}个子句讲了一些关于模型压缩的事情" for i in range(20)) + "。"
+    out = extractive_answer("模型压缩", [Hit(long)], max_sentences=1)
+    assert len(first_quote(out)) <= MAX_CHARS
+
+
+def test_fast_enough_for_eight_passages():
+    def passage(i: int) -> Hit:  # about the size of a 160-token chunk, all different
+        return Hit(
+            "".join(
+                f"第{i}.{j}句讲推理框架 vLLM 与 TGI 的区别, 以及 PagedAttention 的显存管理。"
+                for j in range(6)
+            )
+            + "\n"
+            + "\n".join(INFERENCE_TABLE.splitlines()[:3])
+            + f"\n| {i} | x | y | z |"
+        )
+
+    extractive_answer("warm up", [Hit("预热。")])  # jieba loads its dictionary once
+    best = min(
+        _timed(
+            lambda k=k: extractive_answer(
+                "vLLM 是哪个机构开发的推理框架？", [passage(8 * k + i) for i in range(8)]
+            )
+        )
+        for k in range(3)
+    )
+    assert best < 0.05
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def test_a_labelled_line_answers_the_label():
+    text = (
+        "卡间互联\n"
+        "定义:卡间互联是指在多GPU系统中,不同GPU之间进行数据传输和通信的技术。\n"
+        "技术:PCIe、NVLink、Infinity Fabric、RDMA、NVSwitch 等。\n"
+    )
+    out = extractive_answer("GPU 卡间互联有哪些技术？", [Hit(text, heading="卡间互联")])
+    assert "NVLink" in out
