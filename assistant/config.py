@@ -27,7 +27,7 @@ class Settings(BaseSettings):
 
     embedder: str = Field(DEFAULT_EMBEDDER, description="sentence-transformers name or path")
     chunk_tokens: int = Field(
-        160, ge=32, le=1024, description="Target chunk size in cl100k tokens"
+        300, ge=32, le=1024, description="Target chunk size in cl100k tokens"
     )
 
     model: str = Field(

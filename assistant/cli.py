@@ -1,0 +1,150 @@
+"""The ``assistant`` command. Thin: parse flags, call the module that does the work,
+turn :class:`AssistantError` into ``Error: ...`` and exit code 1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from assistant import notices
+from assistant.errors import AssistantError
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--corpus", type=Path, help="folder of documents (default: corpus/)")
+    p.add_argument("--index", type=Path, help="index folder (default: index/)")
+    p.add_argument("--embedder", help="sentence-transformers model name or path")
+    p.add_argument("--models-dir", type=Path, dest="models_dir", help="models folder")
+
+
+def _settings(args: argparse.Namespace):
+    from assistant.config import load_settings
+
+    keys = ("corpus", "index", "embedder", "models_dir", "model", "llm_url", "llm_model",
+            "context_tokens", "temperature", "top_k")
+    return load_settings(**{k: getattr(args, k, None) for k in keys})
+
+
+def cmd_index(args) -> int:
+    from assistant.indexer import run_index
+
+    settings = _settings(args)
+    report = run_index(settings)
+    if args.json:
+        print(json.dumps(report.summary(), ensure_ascii=False))
+        return 0
+    for s in report.skipped:
+        print(f"skipped {s['path']}: {s['reason']}", file=sys.stderr)
+    s = report.summary()
+    print(
+        f"indexed {settings.corpus}: {s['added']} added, {s['changed']} changed, "
+        f"{s['removed']} removed, {s['renamed']} renamed, {s['unchanged']} unchanged, "
+        f"{len(s['skipped'])} skipped; {s['chunks_embedded']} chunks embedded "
+        f"({s['chunks']} in the index) in {s['seconds']:.1f} s"
+    )
+    return 0
+
+
+def _ensure_index(settings) -> None:
+    """Build the index first when there is none, so a first search just works."""
+    from assistant import store
+
+    if not (settings.index / store.DB_NAME).exists():
+        from assistant.indexer import run_index
+
+        print(f"No index yet in {settings.index}: indexing {settings.corpus} first ...",
+              file=sys.stderr)
+        run_index(settings)
+
+
+def cmd_search(args) -> int:
+    from assistant.search import Searcher
+
+    settings = _settings(args)
+    _ensure_index(settings)
+    hits = Searcher(settings).search(args.question, k=args.k, mode=args.mode)
+    if args.json:
+        print(json.dumps({"query": args.question, "hits": [h.to_json() for h in hits]},
+                         ensure_ascii=False))
+        return 0
+    if not hits:
+        print("No passage matches.")
+    for n, h in enumerate(hits, 1):
+        where = f"{h.doc}:{h.line_start}-{h.line_end}" + (f" (page {h.page})" if h.page else "")
+        head = " > ".join(x for x in (h.title, h.heading) if x)
+        print(f"[{n}] {where}  score {h.score:.3f}\n    {head}")
+        body = h.text if len(h.text) <= 400 else h.text[:400] + " ..."
+        print("    " + body.replace("\n", "\n    ") + "\n")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from assistant.evaluate import run_eval
+
+    return run_eval(_settings(args), args.questions, json_out=args.json, mode=args.mode,
+                    k=args.k)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="assistant",
+        description="Ask your documents: cited answers over a local folder, offline.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("index", help="index the corpus (only what changed)")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="find the passages that answer a question")
+    _common(p)
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
+    p.add_argument("--mode", choices=("hybrid", "lexical", "dense"), default="hybrid")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("eval", help="score retrieval on a question file (JSONL)")
+    _common(p)
+    p.add_argument("questions", type=Path)
+    p.add_argument("-k", type=int, default=10, help="passages per question (default 10)")
+    p.add_argument("--mode", choices=("hybrid", "lexical", "dense"), default="hybrid")
+    p.add_argument("--json", action="store_true",
+                   help="one line per question with its ranked passages")
+    p.set_defaults(func=cmd_eval)
+
+    for extra in _extra_commands():
+        extra(sub, _common)
+    return parser
+
+
+def _extra_commands():
+    """Commands defined in their own modules (ask, serve, pull, models, doctor)."""
+    found = []
+    for mod in ("assistant.cli_ask", "assistant.cli_serve", "assistant.cli_models"):
+        try:
+            module = __import__(mod, fromlist=["register"])
+        except ModuleNotFoundError:
+            continue
+        found.append(module.register)
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    notices.quiet = False
+    try:
+        return args.func(args) or 0
+    except AssistantError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130

