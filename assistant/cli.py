@@ -19,18 +19,19 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models-dir", type=Path, dest="models_dir", help="models folder")
 
 
-def _settings(args: argparse.Namespace):
+def settings_from_args(args: argparse.Namespace):
+    """Settings from defaults, assistant.toml, ASSISTANT_* env and the flags given."""
     from assistant.config import load_settings
 
     keys = ("corpus", "index", "embedder", "models_dir", "model", "llm_url", "llm_model",
-            "context_tokens", "temperature", "top_k")
+            "llm_api_key", "context_tokens", "temperature", "top_k", "max_answer_tokens")
     return load_settings(**{k: getattr(args, k, None) for k in keys})
 
 
 def cmd_index(args) -> int:
     from assistant.indexer import run_index
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     report = run_index(settings)
     if args.json:
         print(json.dumps(report.summary(), ensure_ascii=False))
@@ -62,7 +63,7 @@ def _ensure_index(settings) -> None:
 def cmd_search(args) -> int:
     from assistant.search import Searcher
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     _ensure_index(settings)
     hits = Searcher(settings).search(args.question, k=args.k, mode=args.mode)
     if args.json:
@@ -83,7 +84,7 @@ def cmd_search(args) -> int:
 def cmd_eval(args) -> int:
     from assistant.evaluate import run_eval
 
-    return run_eval(_settings(args), args.questions, json_out=args.json, mode=args.mode,
+    return run_eval(settings_from_args(args), args.questions, json_out=args.json, mode=args.mode,
                     k=args.k)
 
 

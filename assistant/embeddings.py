@@ -78,13 +78,21 @@ class Embedder:
     def __init__(self, resolved: ResolvedEmbedder, threads: int | None = None):
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         import torch
+        import transformers
         from sentence_transformers import SentenceTransformer
+
+        # Loading bars and length warnings from transformers are noise for our users:
+        # the chunker checks lengths itself.
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
 
         torch.set_num_threads(threads or max(1, os.cpu_count() or 1))
         self.name = resolved.name
         self.resolved = resolved
         self.model = SentenceTransformer(str(resolved.path), device="cpu")
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        # sentence-transformers 6 renamed the method; older releases only have the old name.
+        get_dim = getattr(self.model, "get_embedding_dimension", None)
+        self.dim = int(get_dim() if get_dim else self.model.get_sentence_embedding_dimension())
         self.max_tokens = int(self.model.max_seq_length)
         self.tokenizer = self.model.tokenizer
         e5 = "e5" in self.name.lower()

@@ -251,6 +251,13 @@ def _run(conn, settings, embedder, count_tokens, manifest, report, progress) -> 
     for _, _, chunks in to_write.values():
         for c in chunks:
             need.setdefault(chunk_hash(c), c.indexed_text())
+    # Chunks already indexed but without a vector: after an embedder change, or a
+    # database restored from a copy. They are embedded again, nothing else is.
+    for digest, title, heading, text in conn.execute(
+        "SELECT c.hash, c.title, c.heading, c.text FROM chunks c "
+        "LEFT JOIN vectors v ON v.hash = c.hash WHERE v.hash IS NULL"
+    ):
+        need.setdefault(digest, Chunk("", title, heading, text, 0, 0).indexed_text())
     have = set()
     hashes = list(need)
     for s in range(0, len(hashes), 500):
@@ -288,7 +295,8 @@ def _run(conn, settings, embedder, count_tokens, manifest, report, progress) -> 
                 report.added.append(rel)
             _insert_doc(conn, f, title, chunks, now)
         conn.execute("DELETE FROM vectors WHERE hash NOT IN (SELECT hash FROM chunks)")
-        touched = report.added or report.changed or report.removed or report.renamed
+        touched = (report.added or report.changed or report.removed or report.renamed
+                   or report.chunks_embedded or report.rebuilt)
         gen = store.generation(conn) + (1 if touched or not old_manifest else 0)
         store.set_meta(conn, generation=gen, manifest=json.dumps(manifest))
     report.chunks_total = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
@@ -330,7 +338,7 @@ def _embed(conn, embedder, items: list[tuple[str, str]], report, progress) -> No
         return
     # Similar lengths in a batch waste less padding; sentence-transformers sorts within
     # a call, so we hand it large calls and commit after each.
-    step = 256
+    step = 128
     bar = _bar(len(items), "embedding")
     for s in range(0, len(items), step):
         part = items[s : s + step]
