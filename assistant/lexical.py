@@ -42,18 +42,38 @@ def _jieba():
     return jieba
 
 
-def tokenize(text: str) -> list[str]:
-    """Search tokens of ``text``: jieba's fine-grained cut, lower-cased, no punctuation."""
+_LATIN = re.compile(r"[a-z]+")
+
+
+@lru_cache(maxsize=1)
+def _stem():
+    import snowballstemmer
+
+    return lru_cache(maxsize=200_000)(snowballstemmer.stemmer("english").stemWord)
+
+
+def _words(text: str) -> list[str]:
     words = _jieba().lcut_for_search(text.lower())
     return [w for w in (w.strip() for w in words) if w and _WORD.search(w)]
+
+
+def _stemmed(words: list[str]) -> list[str]:
+    stem = _stem()
+    return [stem(w) if _LATIN.fullmatch(w) else w for w in words]
+
+
+def tokenize(text: str) -> list[str]:
+    """Search tokens of ``text``: jieba's fine-grained cut, lower-cased, no punctuation;
+    English words are stemmed, so "frameworks" meets "framework"."""
+    return _stemmed(_words(text))
 
 
 @lru_cache(maxsize=4096)
 def query_tokens(query: str) -> tuple[str, ...]:
     """Distinct content tokens of a question, in order; all tokens if only stopwords."""
-    toks = tokenize(query)
-    kept = [t for t in toks if t not in QUERY_STOPWORDS]
-    return tuple(dict.fromkeys(kept or toks))
+    words = _words(query)
+    kept = [w for w in words if w not in QUERY_STOPWORDS]
+    return tuple(dict.fromkeys(_stemmed(kept or words)))
 
 
 def fts_query(tokens: tuple[str, ...] | list[str]) -> str:

@@ -84,7 +84,7 @@ def dense_weight(embedder_name: str, query: str) -> float:
 class Searcher:
     """Searches one index folder; reloads by itself when an index run commits."""
 
-    def __init__(self, settings: Settings, embedder=None, passage_tokens: int = 220):
+    def __init__(self, settings: Settings, embedder=None, passage_tokens: int = 250):
         from assistant.chunking import make_token_counter
         from assistant.embeddings import load_embedder
 
