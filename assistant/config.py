@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -26,6 +27,9 @@ class Settings(BaseSettings):
     models_dir: Path = Field(Path("models"), description="Folder of downloaded models")
 
     embedder: str = Field(DEFAULT_EMBEDDER, description="sentence-transformers name or path")
+    embed_backend: Literal["onnx-int8", "torch"] = Field(
+        "onnx-int8", description="Run the embedder as int8 ONNX (faster) or PyTorch"
+    )
     chunk_tokens: int = Field(
         300, ge=32, le=1024, description="Target chunk size in cl100k tokens"
     )

@@ -140,13 +140,15 @@ def run_index(settings: Settings, progress: Progress | None = None, embedder=Non
 
     t0 = time.perf_counter()
     report = IndexReport()
-    embedder = embedder or load_embedder(settings.embedder, settings.models_dir, settings.threads)
+    embedder = embedder or load_embedder(settings.embedder, settings.models_dir, settings.threads,
+                                  settings.embed_backend)
     count_tokens, counter_name = make_token_counter(
         fallback=embedder.count_tokens, fallback_name=f"embedder:{embedder.name}"
     )
     wanted_manifest = {
         "schema_version": store.SCHEMA_VERSION,
         "embedder": embedder.name,
+        "embedder_backend": getattr(embedder, "backend", "torch"),
         "dim": embedder.dim,
         "embedder_max_tokens": embedder.max_tokens,
         "chunk_tokens": settings.chunk_tokens,
@@ -174,11 +176,13 @@ def _reconcile_manifest(conn, old: dict, new: dict, report: IndexReport) -> bool
         )
         report.rebuilt.append("index format changed: rebuilt from scratch")
         return True
-    if (old.get("embedder"), old.get("dim")) != (new["embedder"], new["dim"]):
+    ident = ("embedder", "embedder_backend", "dim")
+    if any(old.get(k) != new[k] for k in ident):
         conn.execute("DELETE FROM vectors")
+        was = f"{old.get('embedder')} ({old.get('embedder_backend', 'torch')})"
+        now = f"{new['embedder']} ({new['embedder_backend']})"
         report.rebuilt.append(
-            f"embedder changed from {old.get('embedder')} to {new['embedder']}: "
-            "every chunk is embedded again"
+            f"embedder changed from {was} to {now}: every chunk is embedded again"
         )
     keys = ("chunk_tokens", "chunk_overlap", "token_counter", "embedder_max_tokens")
     if any(old.get(k) != new[k] for k in keys):

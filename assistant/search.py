@@ -103,12 +103,16 @@ class Searcher:
                 "Run: assistant index",
             )
         self.embedder = embedder or load_embedder(
-            settings.embedder, settings.models_dir, settings.threads
+            settings.embedder, settings.models_dir, settings.threads, settings.embed_backend
         )
-        if self.embedder.name != self.manifest.get("embedder"):
+        backend = getattr(self.embedder, "backend", "torch")
+        if (self.embedder.name, backend) != (
+            self.manifest.get("embedder"), self.manifest.get("embedder_backend", "torch")
+        ):
             raise AssistantError(
-                f"The index was built with {self.manifest.get('embedder')} but the embedder "
-                f"now is {self.embedder.name}.",
+                f"The index was built with {self.manifest.get('embedder')} "
+                f"({self.manifest.get('embedder_backend', 'torch')}) but the embedder now is "
+                f"{self.embedder.name} ({backend}).",
                 "Run `assistant index` to re-embed, or set the embedder back.",
             )
         self.count_tokens, _ = make_token_counter(fallback=self.embedder.count_tokens)
