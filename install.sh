@@ -29,9 +29,9 @@ else
   pip install -q -e .
 fi
 
-if [ "$dev" = 1 ] && ! command -v chromedriver >/dev/null 2>&1; then
+if [ "$dev" = 1 ] && ! dpkg -s chromium chromium-driver fonts-wqy-microhei >/dev/null 2>&1; then
   echo "==> installing Chromium and ChromeDriver for the browser tests"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei >/dev/null
 fi
 echo "==> ready: .venv/bin/assistant --help"

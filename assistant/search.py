@@ -238,7 +238,10 @@ class Searcher:
                 "WHERE doc_id = ? AND heading = ? AND ord BETWEEN ? AND ? ORDER BY ord",
                 (r.doc_id, r.heading, r.ord - 4, r.ord + 4),
             ).fetchall()
-            pos = next(i for i, s in enumerate(sibs) if s[0] == h.chunk_id)
+            pos = next((i for i, s in enumerate(sibs) if s[0] == h.chunk_id), None)
+            if pos is None:  # an index run committed between two reads: keep the hit as is
+                out.append(h)
+                continue
             lo = hi = pos
             used = self.count_tokens(h.text)
             grow = True

@@ -1,0 +1,540 @@
+"""The web layer's parts on plain data: escaping and marking, citation links, the
+sources panel, uploads, the corpus guard, index status, the re-index job, ``serve``."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "data" / "web"))
+pytest_plugins = ["webfixtures"]
+
+from assistant import web  # noqa: E402
+from assistant.errors import AssistantError  # noqa: E402
+from assistant.server import (  # noqa: E402
+    ReindexJob,
+    Service,
+    corpus_file,
+    safe_upload_name,
+    save_upload,
+)
+
+EVIL = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+
+
+def source(n=1, **kw):
+    base = {"n": n, "doc": "notes.md", "title": "Notes", "heading": "推理 > vLLM",
+            "lines": [3, 5], "text": "vLLM 是 UC Berkeley 开发的。", "score": 1.5}
+    return {**base, **kw}
+
+
+def turn(tid=1, **kw):
+    base = {"id": tid, "q": "vLLM 是谁开发的？", "answer": "UC Berkeley 开发的 [1]。",
+            "sources": [source()], "cited": [1], "state": "done"}
+    return {**base, **kw}
+
+
+# ------------------------------------------------------------------------------- marking
+
+
+def test_highlight_escapes_before_marking():
+    out = web.highlight(EVIL + " vLLM", ["vllm", "script"])
+    assert "<script" not in out and "<img" not in out
+    assert out.startswith("&lt;<mark>script</mark>&gt;alert(1)&lt;/<mark>script</mark>&gt;")
+    assert "&quot;alert(2)&quot;" in out
+    assert out.endswith("<mark>vLLM</mark>")
+
+
+def test_highlight_never_splits_a_character_reference():
+    out = web.highlight("a < b & c > d", ["lt", "amp", "gt", "quot"])
+    assert out == "a &lt; b &amp; c &gt; d"
+
+
+def test_highlight_words_and_chinese():
+    assert web.highlight("said AI aid", ["ai"]) == "said <mark>AI</mark> aid"
+    assert web.highlight("it freezes", ["freeze"]) == "it <mark>freezes</mark>"
+    marked = web.highlight("推理框架很快", ["推理", "框架"])
+    assert marked == "<mark>推理框架</mark>很快"
+
+
+def test_question_terms_drop_question_words():
+    terms = web._terms("vLLM 是哪个机构开发的？")
+    assert "vllm" in terms and "机构" in terms
+    assert "哪个" not in terms and "的" not in terms
+
+
+# ------------------------------------------------------------------------------- answers
+
+
+def test_escape_prose_links_valid_markers_outside_code():
+    def link(n):
+        return f"<L{n}>" if n <= 2 else None
+
+    out = web.escape_prose("a<b [1] [7] `x[2]<y` [2]\n```\n<p>[1]\n```\n", link)
+    assert out.startswith("a&lt;b <L1> [7] `x[2]<y` <L2>")
+    assert "```\n<p>[1]\n```" in out
+
+
+def test_render_answer_links_and_lists_citations():
+    out = web.render_answer(turn())
+    assert '<a class="cite" href="#src-1-1" title="notes.md · 推理 &gt; vLLM">[1]</a>' in out
+    assert 'class="cited"' in out and "notes.md:3–5" in out
+
+
+def test_render_answer_escapes_everything_from_documents():
+    t = turn(answer=f"{EVIL} [1]", sources=[source(doc='a"><script>.md', heading=EVIL)])
+    out = web.render_answer(t)
+    assert "<script" not in out and "<img" not in out
+    assert 'title="a&quot;&gt;&lt;script&gt;.md · ' in out
+
+
+def test_render_answer_states():
+    assert "searching" in web.render_answer(turn(answer="", state="pending",
+                                                 status="searching"))
+    assert "(stopped)" in web.render_answer(turn(state="stopped"))
+    err = web.render_answer(turn(state="error", error="<b>No index</b>"))
+    assert "&lt;b&gt;No index" in err
+
+
+def test_chat_messages_escape_the_question():
+    msgs = web.chat_messages([turn(q=EVIL)])
+    assert msgs[0]["role"] == "user" and "<script" not in msgs[0]["content"]
+
+
+def test_copy_text_is_plain():
+    text = web.copy_text([turn()])
+    assert text == "UC Berkeley 开发的 [1]。\n\n[1] notes.md, 推理 > vLLM, lines 3–5"
+    assert web.copy_text([]) == ""
+
+
+def test_history_keeps_finished_turns_only():
+    hist = web.history_of([turn(1), turn(2, state="error", error="x"), turn(3, state="stopped")])
+    assert hist == [{"role": "user", "content": "vLLM 是谁开发的？"},
+                    {"role": "assistant", "content": "UC Berkeley 开发的 [1]。"}]
+
+
+# ------------------------------------------------------------------------------- sources
+
+
+def test_sources_panel_cards():
+    html = web.render_sources([turn(1), turn(2, q="What is LoRA?", sources=[
+        source(1, doc="lora.md", text="LoRA freezes weights."),
+        source(2, doc="qlora.md", lines=[7, 7], page=3)], cited=[2])])
+    assert html.count('class="turn shown"') == 1
+    assert 'id="turn-2"' in html and 'id="src-2-1"' in html and 'id="src-1-1"' in html
+    newest = html[html.index('id="turn-2"'):]
+    assert "2 passages for <b>What is LoRA?</b>" in newest
+    assert "<mark>LoRA</mark> freezes" in newest
+    assert "page 3, line 7" in newest
+    assert newest.count('<span class="badge">cited</span>') == 1
+    assert 'href="/source/lora.md?from=3&amp;to=5#L3"' in newest
+    assert 'href="/source/qlora.md?from=7&amp;to=7#L7"' in newest
+    from assistant.api import source_url
+
+    pdf = source_url("a b/报告.pdf", [4, 9], page=3)
+    assert pdf == "/source/a%20b/%E6%8A%A5%E5%91%8A.pdf#page=3"
+    assert source_url("x.docx", [2, 5]) == "/source/x.docx"
+    assert web.render_sources([]) == web.EMPTY_SOURCES
+
+
+def test_sources_panel_escapes_every_field():
+    evil = source(doc=EVIL, title=EVIL, heading=EVIL, text=EVIL)
+    html = web.render_sources([turn(q=EVIL, sources=[evil])])
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;" in html
+
+
+# -------------------------------------------------------------------------------- examples
+
+
+def test_example_questions_from_headings(web_index):
+    qs = web.example_questions(web_index.index, limit=4)
+    assert len(qs) == 4
+    assert all(q.endswith("?") for q in qs)  # the test corpus's headings are English words
+    assert "What is vLLM?" in qs or "What is LoRA?" in qs
+
+
+def test_example_question_wording():
+    assert web._question("MoE", chinese=True) == "什么是 MoE？"
+    assert web._question("推理框架汇总", chinese=True) == "有哪些推理框架？"
+    assert web._question("模型压缩和量化", chinese=True) == "什么是模型压缩和量化？"
+    assert web._question("LoRA", chinese=False) == "What is LoRA?"
+    assert web._NUMBERING.sub("", "2.1.1 大模型汇总") == "大模型汇总"
+    assert web.example_questions(Path("/nonexistent")) == []
+
+
+# ---------------------------------------------------------------------------------- uploads
+
+
+@pytest.mark.parametrize("name", ["笔记.md", "Report 2024.pdf", "a.b.TXT", "页面.html"])
+def test_safe_names(name):
+    assert safe_upload_name(name) == name
+
+
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [("", 400), ("  ", 400), (".", 400), ("..", 400), ("../x.md", 400), ("a/b.md", 400),
+     ("a\\b.md", 400), (".env.md", 400), ("x\x00.md", 400), ("x\n.md", 400),
+     ("\u202ecod.md", 400), ("a" * 200 + ".md", 400), ("run.sh", 415), ("x.md.exe", 415),
+     ("README", 415)],
+)
+def test_unsafe_names(name, status):
+    with pytest.raises(AssistantError) as e:
+        safe_upload_name(name)
+    assert e.value.status == status
+
+
+def test_save_upload_never_overwrites(tmp_path):
+    a = save_upload(tmp_path, "notes.md", b"one")
+    b = save_upload(tmp_path, "notes.md", b"two")
+    c = save_upload(tmp_path, "notes.md", b"three")
+    assert [p.name for p in (a, b, c)] == ["notes.md", "notes (2).md", "notes (3).md"]
+    assert save_upload(tmp_path, "notes.md", b"two") == b  # same content: kept once
+    assert a.read_bytes() == b"one"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "notes (2).md", "notes (3).md", "notes.md"]  # no temporary file left behind
+
+
+def test_save_upload_limits(tmp_path):
+    with pytest.raises(AssistantError) as e:
+        save_upload(tmp_path, "big.md", b"x" * 11, max_bytes=10)
+    assert e.value.status == 413
+    with pytest.raises(AssistantError):
+        save_upload(tmp_path, "empty.md", b"")
+    assert not list(tmp_path.iterdir())
+
+
+def test_concurrent_uploads_of_one_name_keep_every_file(tmp_path):
+    results = []
+
+    def put(i):
+        results.append(save_upload(tmp_path, "same.md", f"content {i}".encode()))
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({p.name for p in results}) == 8
+    assert sorted(p.read_text() for p in results) == [f"content {i}" for i in range(8)]
+
+
+# ----------------------------------------------------------------------------- corpus guard
+
+
+def test_corpus_file_stays_inside(tmp_path):
+    corpus = tmp_path / "corpus"
+    (corpus / "sub").mkdir(parents=True)
+    (corpus / "sub" / "a.md").write_text("a")
+    (corpus / ".hidden").mkdir()
+    (corpus / ".hidden" / "h.md").write_text("h")
+    (corpus / "run.sh").write_text("x")
+    (tmp_path / "outside.md").write_text("secret")
+    (corpus / "link.md").symlink_to(tmp_path / "outside.md")
+    (corpus / "dirlink").symlink_to(tmp_path)
+    assert corpus_file(corpus, "sub/a.md") == (corpus / "sub" / "a.md").resolve()
+    assert corpus_file(corpus, "sub/../sub/a.md") is not None
+    for rel in ("../outside.md", "sub/../../outside.md", "/etc/passwd",
+                str(tmp_path / "outside.md"), "link.md", "dirlink/outside.md", ".hidden/h.md",
+                "run.sh", "sub", "", "missing.md", "a\x00.md"):
+        assert corpus_file(corpus, rel) is None, rel
+
+
+# ------------------------------------------------------------------------------ index status
+
+
+@pytest.fixture
+def small_index(tmp_path):
+    from webfixtures import web_settings
+
+    from assistant.indexer import run_index
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("# A\n\nApples are red.\n", encoding="utf-8")
+    (corpus / "b.md").write_text("# B\n\nBananas are yellow.\n", encoding="utf-8")
+    settings = web_settings(corpus, tmp_path / "index")
+    run_index(settings)
+    return settings
+
+
+def test_status_counts_changed_files(small_index):
+    from webfixtures import FakeAssistant
+
+    service = Service(small_index, FakeAssistant)
+    st = service.index_status(fresh=True)
+    assert (st.documents, st.current, st.summary()) == (2, True, "index current")
+    corpus = Path(small_index.corpus)
+    os.utime(corpus / "a.md", (time.time() + 5, time.time() + 5))  # touched, same content
+    assert service.index_status(fresh=True).current
+    (corpus / "a.md").write_text("# A\n\nApples are green.\n", encoding="utf-8")
+    (corpus / "c.txt").write_text("Cherries.\n", encoding="utf-8")
+    (corpus / ".draft.md").write_text("hidden\n", encoding="utf-8")
+    (corpus / "image.png").write_bytes(b"\x89PNG")
+    st = service.index_status(fresh=True)
+    assert (st.changed, st.added, st.removed) == (["a.md"], ["c.txt"], [])
+    assert st.summary() == "2 files changed since the last index"
+    (corpus / "b.md").unlink()
+    st = service.index_status(fresh=True)
+    assert st.removed == ["b.md"] and st.pending == 3
+    assert "3 files changed since the last index" in web.render_status(service, fresh=True)
+
+    service.start_reindex()
+    assert service.reindex.wait(60)
+    assert service.reindex.state.error is None
+    st = service.index_status()
+    assert st.current and st.documents == 2
+    assert "re-indexed: 1 added, 1 changed, 1 removed" in web.render_status(service)
+
+
+def test_unreadable_file_is_not_pending_forever(small_index):
+    from webfixtures import FakeAssistant
+
+    service = Service(small_index, FakeAssistant)
+    (Path(small_index.corpus) / "broken.pdf").write_bytes(b"not a pdf")
+    assert service.index_status(fresh=True).added == ["broken.pdf"]
+    service.start_reindex()
+    assert service.reindex.wait(60)
+    assert service.reindex.state.summary["skipped"]
+    assert service.index_status().current
+
+
+def test_reindex_job_queues_one_more_run(monkeypatch, tmp_path):
+    import assistant.indexer
+
+    calls, gate = [], threading.Event()
+
+    class Report:
+        def summary(self):
+            return {"added": 0, "changed": 0, "removed": 0, "skipped": [],
+                    "chunks_embedded": 0, "seconds": 0.0}
+
+    def fake_run(settings, progress=None, embedder=None):
+        calls.append(time.time())
+        progress("embedding", 1, 2)
+        gate.wait(5)
+        return Report()
+
+    monkeypatch.setattr(assistant.indexer, "run_index", fake_run)
+    job = ReindexJob(settings=None)
+    assert job.start() is True
+    assert job.start() is False and job.start() is False  # coalesced into one more run
+    assert job.state.running and job.state.describe() == "re-indexing: embedding 1/2"
+    gate.set()
+    assert job.wait(10)
+    assert len(calls) == 2 and job.state.runs == 2 and not job.state.running
+
+
+def test_reindex_job_survives_a_failure(monkeypatch):
+    import assistant.indexer
+
+    def boom(settings, progress=None, embedder=None):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(assistant.indexer, "run_index", boom)
+    job = ReindexJob(settings=None)
+    job.start()
+    assert job.wait(10)
+    assert "disk on fire" in job.state.error
+    assert "failed" in job.state.describe()
+
+
+# ------------------------------------------------------------------------------- the service
+
+
+class Recorder:
+    def __init__(self, settings):
+        self.settings = settings
+        self.calls = []
+
+    def stream(self, question, history, temperature=None, context_tokens=None):
+        from assistant.answer import Answer, Event
+
+        self.calls.append({"temperature": temperature, "context_tokens": context_tokens})
+        yield Event("done", answer=Answer(question, question, "ok"))
+
+
+def test_overrides_and_variants(web_index):
+    made = []
+
+    def factory(settings):
+        made.append(settings)
+        return Recorder(settings)
+
+    service = Service(web_index, factory)
+    assert service.overrides(model="extractive", llm_url="  ", context_tokens=700,
+                             temperature=0.2) == {}
+    over = service.overrides(temperature=0.7, context_tokens=1200)
+    assert over == {"temperature": 0.7, "context_tokens": 1200}
+    assistant, kw = service.assistant_for(over)
+    assert assistant is service.assistant and kw == over  # stream takes them per call
+    service.ask("q", [], over)
+    assert service.assistant.calls[-1] == over
+    assistant, kw = service.assistant_for({"model": "phi-2"})  # another model: its own
+    assert assistant is not service.assistant and kw == {}
+    assert made[-1].model == "phi-2" and made[-1].corpus == web_index.corpus
+    assert service.assistant_for({"model": "phi-2"})[0] is assistant  # kept
+    with pytest.raises(AssistantError):
+        service.assistant_for({"model": "x", "context_tokens": 10})  # below its bound
+
+
+def test_variants_share_the_loaded_searcher_and_model(web_index):
+    made = []
+
+    class Loaded:
+        def __init__(self, settings, searcher=None, generator=None):
+            self.settings = settings
+            self.searcher = searcher or f"searcher {len(made)}"
+            self.generator = generator or f"model {settings.model}"
+            made.append(self)
+
+        def stream(self, question, history):
+            yield from ()
+
+    service = Service(web_index, Loaded)
+    warmer, _ = service.assistant_for({"temperature": 0.9})
+    assert (warmer.searcher, warmer.generator) == ("searcher 0", "model extractive")
+    assert warmer.settings.temperature == 0.9
+    other, _ = service.assistant_for({"model": "phi-2"})
+    assert (other.searcher, other.generator) == ("searcher 0", "model phi-2")
+
+
+def test_watch_flag_reindexes_on_changes(small_index):
+    from webfixtures import FakeAssistant
+
+    from assistant.cli_serve import watch_corpus
+
+    service = Service(small_index, FakeAssistant)
+    watcher = watch_corpus(service)
+    try:
+        (Path(small_index.corpus) / "c.md").write_text("# C\n\nCherries.\n", "utf-8")
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            st = service.index_status(fresh=True)
+            if st.documents == 3 and st.current:
+                break
+            time.sleep(0.2)
+        assert (st.documents, st.current) == (3, True)
+    finally:
+        watcher.stop(10)
+
+
+def test_authorization_header():
+    import base64
+
+    service = Service.__new__(Service)
+    service.auth = ("ann", "pa:ss")
+    basic = "Basic " + base64.b64encode(b"ann:pa:ss").decode()
+    assert service.authorized(basic)
+    assert service.authorized("Bearer ann:pa:ss")
+    for bad in (None, "", "Basic !!!", "Bearer ann:pass", "Token ann:pa:ss",
+                "Basic " + base64.b64encode(b"ann:nope").decode()):
+        assert not service.authorized(bad), bad
+    service.auth = None
+    assert service.authorized(None)
+
+
+def test_start_embeds_nothing(web_index, monkeypatch):
+    """Serving over a current index loads the models but embeds no text."""
+    from webfixtures import make_assistant
+
+    from assistant import embeddings, store
+    from assistant.server import create_app
+
+    embedded = []
+    monkeypatch.setattr(embeddings.Embedder, "embed_passages",
+                        lambda self, texts, **kw: embedded.append(texts))
+    monkeypatch.setattr(embeddings.Embedder, "embed_query",
+                        lambda self, text: embedded.append(text))
+    gen = store.generation(store.connect(web_index.index))
+    create_app(web_index, assistant_factory=make_assistant)
+    assert embedded == []
+    assert store.generation(store.connect(web_index.index)) == gen
+
+
+# ------------------------------------------------------------------------------------ serve
+
+
+def test_auth_and_host_parsing():
+    from assistant.cli_serve import is_loopback, parse_auth
+
+    assert parse_auth("ann:pa:ss") == ("ann", "pa:ss")
+    assert parse_auth(None) is None
+    for bad in ("ann", ":x", "ann:"):
+        with pytest.raises(AssistantError):
+            parse_auth(bad)
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
+    assert is_loopback("127.0.0.2")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+
+
+def test_serve_warns_when_exposed_without_auth(monkeypatch, capsys, tmp_path):
+    import assistant.cli
+    from assistant.cli import main
+
+    class Stop(Exception):
+        pass
+
+    def stop(settings):
+        raise Stop
+
+    monkeypatch.setattr(assistant.cli, "_ensure_index", stop)
+    with pytest.raises(Stop):
+        main(["serve", "--host", "0.0.0.0", "--port", "0", "--index", str(tmp_path)])
+    assert "without --auth" in capsys.readouterr().err
+    with pytest.raises(Stop):
+        main(["serve", "--host", "0.0.0.0", "--port", "0", "--auth", "a:b",
+              "--index", str(tmp_path)])
+    with pytest.raises(Stop):
+        main(["serve", "--port", "0", "--index", str(tmp_path)])
+    assert "without --auth" not in capsys.readouterr().err
+
+
+def test_serve_refuses_a_busy_port(capsys, tmp_path):
+    from assistant.cli import main
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert main(["serve", "--port", str(port), "--index", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"Cannot listen on 127.0.0.1:{port}" in err and "--port" in err
+
+
+@pytest.mark.slow
+def test_serve_is_ready_within_10_s(web_index):
+    """The real command over a current index: ready (URL printed, /health answers) fast."""
+    try:
+        from assistant.answer import Assistant  # noqa: F401
+    except ImportError:
+        pytest.skip("assistant.answer.Assistant is not there yet")
+    import httpx
+    from webfixtures import free_port
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "assistant", "serve", "--port", str(port),
+           "--corpus", str(web_index.corpus), "--index", str(web_index.index),
+           "--embedder", web_index.embedder, "--model", "extractive"]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = ""
+        while "Ready" not in line:
+            line = proc.stdout.readline()
+            assert line or proc.poll() is None, "serve exited before it was ready"
+            assert time.perf_counter() - t0 < 60
+        ready = time.perf_counter() - t0
+        assert f"http://127.0.0.1:{port}" in line
+        assert httpx.get(f"http://127.0.0.1:{port}/health").json()["status"] == "ok"
+        assert ready < 10, f"ready after {ready:.1f} s"
+    finally:
+        proc.terminate()
+        proc.wait(10)
