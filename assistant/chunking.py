@@ -71,7 +71,7 @@ def tiktoken_cache_file() -> Path | None:
 
 
 @lru_cache(maxsize=1)
-def _cl100k() -> tuple[object | None, str]:
+def cl100k() -> tuple[object | None, str]:
     """(encoding, "") or (None, reason). Failures are cached too: one attempt per run."""
     cache = tiktoken_cache_file()
     # tiktoken would otherwise download the file, with no timeout; fetching models is
@@ -97,7 +97,7 @@ def make_token_counter(
     fallback: Counter | None = None, fallback_name: str = "embedder"
 ) -> tuple[Counter, str]:
     """(count_tokens, name): cl100k_base through tiktoken, else ``fallback`` (announced)."""
-    encoding, reason = _cl100k()
+    encoding, reason = cl100k()
     if encoding is not None:
         encode = encoding.encode  # type: ignore[attr-defined]
 

@@ -32,6 +32,10 @@ def cmd_index(args) -> int:
     from assistant.indexer import run_index
 
     settings = settings_from_args(args)
+    if args.watch:
+        from assistant.watch import run_watch_cli
+
+        return run_watch_cli(settings)
     report = run_index(settings)
     if args.json:
         print(json.dumps(report.summary(), ensure_ascii=False))
@@ -98,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="index the corpus (only what changed)")
     _common(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--watch", action="store_true",
+                   help="keep running: re-index when files change")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="find the passages that answer a question")

@@ -62,6 +62,13 @@ class Settings(BaseSettings):
 
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
+    def model_post_init(self, __context) -> None:
+        # tiktoken finds a pulled cl100k_base in models/tiktoken without any env setup;
+        # must happen before the first token count (the loader caches its result).
+        from assistant.hub import use_models_tiktoken
+
+        use_models_tiktoken(self.models_dir)
+
     @property
     def cpu_threads(self) -> int:
         return self.threads or max(1, os.cpu_count() or 1)

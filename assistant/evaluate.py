@@ -81,9 +81,14 @@ def score(questions: list[dict], results: dict[str, list[dict]], count_tokens) -
 
 class _Cl100k:
     def __init__(self):
-        import tiktoken
+        from assistant.chunking import cl100k
 
-        self.enc = tiktoken.get_encoding("cl100k_base")
+        self.enc, reason = cl100k()  # scores are defined in cl100k tokens: no substitute
+        if self.enc is None:
+            raise AssistantError(
+                f"Scoring needs tiktoken's cl100k_base file ({reason}).",
+                "Run `assistant pull` or set TIKTOKEN_CACHE_DIR to the folder holding it.",
+            )
 
     def truncate(self, text: str, budget: int) -> tuple[str, int]:
         toks = self.enc.encode(text, disallowed_special=())[: max(0, budget)]

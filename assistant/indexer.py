@@ -70,7 +70,7 @@ class CorpusFile:
 
 
 def scan_corpus(
-    corpus: Path, max_bytes: int, skipped: list[dict]
+    corpus: Path, max_bytes: int, skipped: list[dict], exclude: Path | None = None
 ) -> dict[str, CorpusFile]:
     """Supported files under ``corpus`` by relative path, with their content hash.
 
@@ -84,8 +84,12 @@ def scan_corpus(
             "Create it and put documents in it, or pass --corpus DIR.",
         )
     found: dict[str, CorpusFile] = {}
+    skip_dir = Path(exclude).resolve() if exclude else None  # an index inside the corpus
     for root, dirs, files in os.walk(corpus):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(
+            d for d in dirs
+            if not d.startswith(".") and (Path(root) / d).resolve() != skip_dir
+        )
         for name in sorted(files):
             if name.startswith(".") or Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
                 continue
@@ -201,7 +205,7 @@ def _run(conn, settings, embedder, count_tokens, manifest, report, progress) -> 
         notices.announce(f"rebuild:{why}", why)
 
     max_bytes = int(float(os.environ.get("ASSISTANT_MAX_FILE_MB", "10")) * 2**20)
-    on_disk = scan_corpus(settings.corpus, max_bytes, report.skipped)
+    on_disk = scan_corpus(settings.corpus, max_bytes, report.skipped, settings.index)
     in_db = {
         path: (doc_id, digest)
         for doc_id, path, digest in conn.execute("SELECT id, path, hash FROM documents")

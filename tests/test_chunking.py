@@ -296,7 +296,7 @@ def test_make_token_counter_falls_back_and_says_so(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))  # an empty folder
-    chunking._cl100k.cache_clear()
+    chunking.cl100k.cache_clear()
     notices.reset()
     try:
         counter, name = make_token_counter(fallback=len, fallback_name="embedder")
@@ -311,5 +311,5 @@ def test_make_token_counter_falls_back_and_says_so(
         assert name == "chars" and counter("模型 quantization") >= 6
     finally:
         monkeypatch.undo()
-        chunking._cl100k.cache_clear()
+        chunking.cl100k.cache_clear()
         notices.reset()

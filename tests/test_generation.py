@@ -69,12 +69,12 @@ def empty_hf_cache(tmp_path, monkeypatch):
 
 @pytest.fixture
 def no_download(monkeypatch):
-    import huggingface_hub
+    import assistant.pull
 
     def fail(*a, **kw):
         raise AssertionError("resolve_generator must not download by default")
 
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fail)
+    monkeypatch.setattr(assistant.pull, "fetch", fail)
 
 
 # --- the local backend -----------------------------------------------------------------
@@ -287,64 +287,7 @@ def test_preset_in_the_hf_cache_is_found(tmp_path, tiny_path, empty_hf_cache, no
     assert isinstance(gen, LlamaCppGenerator)
 
 
-def test_allow_download_fetches_a_missing_preset(tmp_path, tiny_path, empty_hf_cache, monkeypatch):
-    import huggingface_hub
-
-    calls = []
-
-    def fake_download(repo_id, filename, local_dir):
-        calls.append((repo_id, filename))
-        target = Path(local_dir) / filename
-        shutil.copy(tiny_path, target)
-        return str(target)
-
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
-    gen = resolve_generator(_settings(tmp_path, model="qwen2-1.5b-instruct"), allow_download=True)
-    assert isinstance(gen, LlamaCppGenerator)
-    assert calls == [("Qwen/Qwen2-1.5B-Instruct-GGUF", "qwen2-1_5b-instruct-q4_k_m.gguf")]
-
-
 # --- the hub ----------------------------------------------------------------------------
-
-
-def test_download_model_file_calls_the_hub(tmp_path, monkeypatch):
-    import huggingface_hub
-
-    from assistant.hub import download_model_file
-
-    seen = {}
-    returned = tmp_path / "elsewhere" / "the-file.gguf"
-
-    def fake_download(**kw):
-        seen.update(kw)
-        return str(returned)
-
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
-    preset = PRESETS["phi-2"]
-    path = download_model_file(preset, tmp_path / "models", progress=False)
-    assert seen == {
-        "repo_id": "TheBloke/phi-2-GGUF",
-        "filename": "phi-2.Q4_K_M.gguf",
-        "local_dir": tmp_path / "models",
-    }
-    assert path == returned
-    assert (tmp_path / "models").is_dir()
-
-
-def test_download_failure_is_a_clear_error(tmp_path, monkeypatch):
-    import huggingface_hub
-
-    from assistant.hub import download_model_file
-
-    def offline(**kw):
-        raise OSError("Network is unreachable")
-
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
-    with pytest.raises(AssistantError) as e:
-        download_model_file(PRESETS["qwen2.5-1.5b-instruct"], tmp_path, progress=False)
-    assert "qwen2.5-1.5b-instruct-q4_k_m.gguf" in e.value.message
-    assert "Network is unreachable" in e.value.message
-    assert "HF_ENDPOINT" in e.value.hint
 
 
 def test_find_model_file_takes_paths(tmp_path, tiny_path):

@@ -188,14 +188,14 @@ def _unreachable(url: str, error: Exception) -> AssistantError:
 
 @lru_cache(maxsize=1)
 def _cl100k() -> Any:
-    try:
-        import tiktoken
+    from assistant.chunking import cl100k
 
-        return tiktoken.get_encoding("cl100k_base")
-    except Exception as e:  # not installed, or its data file cannot be fetched offline
-        notices.announce(
-            "tiktoken-missing",
-            f"tiktoken's cl100k_base is unavailable ({type(e).__name__}), so tokens for the "
-            "model server are estimated as characters / 2.",
-        )
-        return None
+    encoding, reason = cl100k()  # never downloads: that is `assistant pull`'s job
+    if encoding is not None:
+        return encoding
+    notices.announce(
+        "tiktoken-missing",
+        f"tiktoken's cl100k_base is unavailable ({reason}), so tokens for the "
+        "model server are estimated as characters / 2.",
+    )
+    return None
