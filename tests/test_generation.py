@@ -480,7 +480,9 @@ def test_http_token_count_uses_cl100k(monkeypatch):
     assert gen.count_tokens("hello world") == 2
     notices.reset()
     remote._cl100k.cache_clear()
-    monkeypatch.setitem(sys.modules, "tiktoken", None)
+    import assistant.chunking
+
+    monkeypatch.setattr(assistant.chunking, "cl100k", lambda: (None, "no file"))
     try:
         assert gen.count_tokens("一二三四五六") == 3
         assert any("characters / 2" in n for n in notices.active())
