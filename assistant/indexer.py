@@ -27,7 +27,7 @@ from assistant.chunking import Chunk, chunk_document, make_token_counter
 from assistant.config import Settings
 from assistant.documents import SUPPORTED_SUFFIXES, LoadError, load_document
 from assistant.errors import AssistantError
-from assistant.lexical import tokenize
+from assistant.lexical import LEXICAL_VERSION, tokenize
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -158,6 +158,7 @@ def run_index(settings: Settings, progress: Progress | None = None, embedder=Non
         "chunk_tokens": settings.chunk_tokens,
         "chunk_overlap": 0,
         "token_counter": counter_name,
+        "lexical": LEXICAL_VERSION,
     }
     with index_lock(settings.index):
         conn = store.connect(settings.index)
@@ -180,6 +181,7 @@ def _reconcile_manifest(conn, old: dict, new: dict, report: IndexReport) -> bool
         )
         report.rebuilt.append("index format changed: rebuilt from scratch")
         return True
+    old = {"embedder_backend": "torch", **old}  # indexes from before the ONNX backend
     ident = ("embedder", "embedder_backend", "dim")
     if any(old.get(k) != new[k] for k in ident):
         conn.execute("DELETE FROM vectors")
@@ -188,7 +190,7 @@ def _reconcile_manifest(conn, old: dict, new: dict, report: IndexReport) -> bool
         report.rebuilt.append(
             f"embedder changed from {was} to {now}: every chunk is embedded again"
         )
-    keys = ("chunk_tokens", "chunk_overlap", "token_counter", "embedder_max_tokens")
+    keys = ("chunk_tokens", "chunk_overlap", "token_counter", "embedder_max_tokens", "lexical")
     if any(old.get(k) != new[k] for k in keys):
         report.rebuilt.append(
             "chunking settings changed: every document is chunked again "

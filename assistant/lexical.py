@@ -12,6 +12,9 @@ import re
 import threading
 from functools import lru_cache
 
+# Recorded in the index manifest: a change re-tokenises the full-text index (no re-embedding).
+LEXICAL_VERSION = "jieba-search+snowball-en/1"
+
 _WORD = re.compile(r"\w", re.UNICODE)
 _jieba_lock = threading.Lock()
 _jieba_ready = False

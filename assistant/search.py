@@ -170,13 +170,13 @@ class Searcher:
         pool = max(50, 5 * k)
         if mode == "lexical":
             return self.lexical(query, k)
-        qvec = self.embedder.embed_query(query)
         if mode == "dense":
-            return self.dense(query, k, qvec)
+            return self.dense(query, k)
         w = dense_weight(self.embedder.name, query)
         lex = dict(self.lexical(query, pool))
-        if w == 0.0:
-            return sorted(lex.items(), key=lambda x: -x[1])[:k] or self.dense(query, k, qvec)
+        if w == 0.0:  # no need to embed the query (the costly part under load)
+            return sorted(lex.items(), key=lambda x: -x[1])[:k] or self.dense(query, k)
+        qvec = self.embedder.embed_query(query)
         den = dict(self.dense(query, pool, qvec))
         cands = list(lex.keys() | den.keys())
         # Score every candidate on both parts, so a passage found by one part alone

@@ -1,0 +1,137 @@
+"""``assistant ask``: one question, answered in the terminal with its sources.
+
+The answer streams to stdout; while the model reads the prompt (many seconds on a CPU)
+a spinner turns on stderr, only when stderr is a terminal. ``--json`` prints exactly one
+JSON object, :meth:`assistant.answer.Answer.to_json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import threading
+from pathlib import Path
+
+from assistant.errors import AssistantError
+
+PASSAGE_CHARS = 240  # of each source shown under the answer
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("ask", help="answer a question from the documents, with citations")
+    common(p)
+    p.add_argument("question")
+    p.add_argument("--model", help="a preset name, a .gguf file, or 'extractive' (no model)")
+    p.add_argument("--llm-url", dest="llm_url", help="an OpenAI-compatible server's base URL")
+    p.add_argument("--llm-model", dest="llm_model", help="the model to ask that server for")
+    p.add_argument("-k", type=int, dest="top_k", help="passages to retrieve (default 8)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_ask)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from assistant import notices
+    from assistant.answer import Assistant, clean_question
+    from assistant.cli import _ensure_index, settings_from_args
+
+    clean_question(args.question)  # bad input fails before any model or index work
+    if args.top_k is not None and args.top_k < 1:
+        raise AssistantError("-k must be at least 1.")
+    settings = settings_from_args(args)
+    _check_model_path(args.model, settings)
+    if args.json:
+        notices.quiet = True  # stdout holds only the JSON; stderr stays quiet too
+    _ensure_index(settings)
+    assistant = Assistant(settings)
+    if args.json:
+        answer = assistant.ask(args.question)
+        print(json.dumps(answer.to_json(), ensure_ascii=False))
+        return 1 if answer.error else 0
+    return _stream_to_terminal(assistant, args.question)
+
+
+def _check_model_path(model: str | None, settings) -> None:
+    """A model file named on the command line must exist: falling back to extractive
+    answers is right for a preset not yet pulled, not for a mistyped path."""
+    if not model or not (model.lower().endswith(".gguf") or "/" in model or "\\" in model):
+        return
+    path = Path(model).expanduser()
+    if not path.is_file() and not (Path(settings.models_dir) / path).is_file():
+        raise AssistantError(
+            f"the model file {model} does not exist",
+            hint="check the path, or use a preset: `assistant pull --model qwen2.5-1.5b-instruct`",
+        )
+
+
+def _stream_to_terminal(assistant, question: str) -> int:
+    out = sys.stdout
+    spinner = _Spinner("searching") if sys.stderr.isatty() else None
+    answer = None
+    printed = False
+    try:
+        for event in assistant.stream(question):
+            if event.kind == "status" and spinner:
+                spinner.label = event.text
+            elif event.kind == "token":
+                if spinner:
+                    spinner.stop()
+                    spinner = None
+                out.write(event.text)
+                out.flush()
+                printed = True
+            elif event.kind == "done":
+                answer = event.answer
+    finally:
+        if spinner:
+            spinner.stop()
+    assert answer is not None
+    if answer.error:
+        if printed:
+            out.write("\n")
+        print(f"Error: {answer.error}", file=sys.stderr)
+        return 1
+    out.write("\n" if printed else answer.answer + "\n")
+    if answer.notice:
+        print(f"\n{answer.notice}")
+    if answer.sources:
+        label = "Nearest passages:" if answer.abstained else "Sources:"
+        print(f"\n{label}")
+        for s in answer.sources:
+            print(_source_line(s))
+    return 0
+
+
+def _source_line(s) -> str:
+    where = f"{s.doc}:{s.lines[0]}-{s.lines[1]}" + (f" (page {s.page})" if s.page else "")
+    head = " > ".join(x for x in (s.title, s.heading) if x)
+    text = " ".join(s.text.split())
+    if len(text) > PASSAGE_CHARS:
+        text = text[:PASSAGE_CHARS] + " ..."
+    return f"[{s.n}] {where}  {head}\n    {text}"
+
+
+class _Spinner:
+    """A line on stderr that turns until :meth:`stop`, saying what is being waited for."""
+
+    FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+    def __init__(self, label: str):
+        self.label = label
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        for frame in itertools.cycle(self.FRAMES):
+            if self._stop.wait(0.1):
+                break
+            sys.stderr.write(f"\r{frame} {self.label} ...\033[K")
+            sys.stderr.flush()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
