@@ -77,7 +77,27 @@ def _quiet_transformers() -> None:
     transformers.logging.disable_progress_bar()
 
 
-class Embedder:
+class PrefixedTokenizerMixin:
+    """What every embedder backend shares: the E5 prefixes and token counting.
+
+    Needs ``self.name`` and ``self.tokenizer``; call ``_set_prefixes()`` once both exist.
+    """
+
+    name: str
+    tokenizer: object
+
+    def _set_prefixes(self) -> None:
+        e5 = "e5" in self.name.lower()  # E5 models were trained with these prefixes
+        self.query_prefix = "query: " if e5 else ""
+        self.passage_prefix = "passage: " if e5 else ""
+
+    def count_tokens(self, text: str) -> int:
+        """Length in this model's tokenizer, special tokens and passage prefix included."""
+        ids = self.tokenizer(self.passage_prefix + text, add_special_tokens=True)["input_ids"]
+        return len(ids)
+
+
+class Embedder(PrefixedTokenizerMixin):
     """A sentence-transformers model behind ``embed_passages`` / ``embed_query``.
 
     E5-family models get their ``query: `` / ``passage: `` prefixes, which they were
@@ -101,15 +121,8 @@ class Embedder:
         self.dim = int(get_dim() if get_dim else self.model.get_sentence_embedding_dimension())
         self.max_tokens = int(self.model.max_seq_length)
         self.tokenizer = self.model.tokenizer
-        e5 = "e5" in self.name.lower()
-        self.query_prefix = "query: " if e5 else ""
-        self.passage_prefix = "passage: " if e5 else ""
+        self._set_prefixes()
         self._lock = threading.Lock()  # torch inference from several threads is not faster
-
-    def count_tokens(self, text: str) -> int:
-        """Length in this model's tokenizer, special tokens and passage prefix included."""
-        ids = self.tokenizer(self.passage_prefix + text, add_special_tokens=True)["input_ids"]
-        return len(ids)
 
     def embed_passages(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         if not texts:

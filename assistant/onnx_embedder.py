@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from assistant.embeddings import PrefixedTokenizerMixin
+
 if TYPE_CHECKING:
     from assistant.embeddings import ResolvedEmbedder
 
@@ -320,7 +322,7 @@ class _Runner:
         return out
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(PrefixedTokenizerMixin):
     """The :class:`~assistant.embeddings.Embedder` interface over an ONNX (int8) model.
 
     Build with :func:`load_fast_embedder` (never raises) or directly (raises
@@ -354,15 +356,8 @@ class OnnxEmbedder:
         self.dim = int(self.info["dim"])
         self.max_tokens = int(spec.max_seq_length)
         self.tokenizer = self._runner.tokenizer
-        e5 = "e5" in self.name.lower()
-        self.query_prefix = "query: " if e5 else ""
-        self.passage_prefix = "passage: " if e5 else ""
+        self._set_prefixes()
         self._lock = threading.Lock()  # one run at a time uses all the session's threads
-
-    def count_tokens(self, text: str) -> int:
-        """Length in this model's tokenizer, special tokens and passage prefix included."""
-        ids = self.tokenizer(self.passage_prefix + text, add_special_tokens=True)["input_ids"]
-        return len(ids)
 
     def embed_passages(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         if not texts:
