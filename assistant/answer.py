@@ -307,6 +307,11 @@ class Assistant:
         gen = self.generator
         return gen.name if gen is not None else "extractive"
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the searcher and generator are built (asking now waits for no load)."""
+        return self._searcher is not None and self._generator is not _RESOLVE
+
     # -- the public calls ---------------------------------------------------------------
     def ask(self, question: str, history: list[dict] | None = None) -> Answer:
         """The whole answer at once (consumes :meth:`stream`)."""

@@ -92,7 +92,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from assistant.server import create_app
 
-    app = create_app(settings, auth=auth, watcher=watch_corpus if args.watch else None)
+    # The models load once the server listens: the page opens meanwhile, and a question
+    # asked before the load ends waits for it.
+    app = create_app(settings, auth=auth, watcher=watch_corpus if args.watch else None,
+                     warm=False)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
                             ws="none", timeout_graceful_shutdown=3)
     server = uvicorn.Server(config)
@@ -107,6 +110,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             url = f"http://{shown}:{args.port}"
             print(f"Ready in {time.perf_counter() - _T0:.1f} s: {url}  "
                   f"(OpenAI-compatible API at {url}/v1; Ctrl+C to stop)", flush=True)
+            app.state.service.warm_in_background()
 
     threading.Thread(target=announce, daemon=True).start()
     server.run()

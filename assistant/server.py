@@ -416,12 +416,14 @@ class Service:
     """What the web UI and the HTTP API share. Thread-safe."""
 
     def __init__(self, settings: Settings, assistant_factory: Callable | None = None,
-                 auth: tuple[str, str] | None = None):
+                 auth: tuple[str, str] | None = None, warm: bool = True):
         self.settings = settings
         self.corpus = Path(settings.corpus)
         self.auth = auth
         self._factory = assistant_factory or _default_factory
-        self.assistant = _warm(self._factory(settings))
+        self.assistant = self._factory(settings)
+        if warm:
+            _warm(self.assistant)
         self._variants: OrderedDict[tuple, Any] = OrderedDict()
         self._variants_lock = threading.Lock()
         self._db = store.ThreadLocalDB(settings.index)
@@ -435,6 +437,26 @@ class Service:
         self.started = time.time()
 
     # -- the assistant ------------------------------------------------------------------
+    def warm_in_background(self) -> threading.Thread:
+        """Load the embedder and model in a thread, so the server can listen meanwhile
+        (``assistant serve``). A question asked before it ends waits for the load; a load
+        that fails is reported by that question, as it would be without warming."""
+
+        def warm() -> None:
+            try:
+                _warm(self.assistant)
+            except Exception as e:  # the first question raises it again, with its message
+                log.warning("loading the models failed: %s", e)
+
+        thread = threading.Thread(target=warm, name="warm-models", daemon=True)
+        thread.start()
+        return thread
+
+    @property
+    def loading(self) -> bool:
+        """True while the models are still being loaded (see :meth:`warm_in_background`)."""
+        return getattr(self.assistant, "loaded", True) is False
+
     def embedder(self):
         """The assistant's loaded embedder (for index runs), or None."""
         return self._embedder()
@@ -449,6 +471,8 @@ class Service:
     @property
     def backend(self) -> str:
         """The generator in use, e.g. "extractive" or "llama.cpp · Qwen2.5-1.5B-Instruct"."""
+        if self.loading:  # asking the assistant now would wait for the load to end
+            return f"{self.settings.llm_url or self.settings.model} (loading)"
         for attr in ("backend", "backend_name"):
             value = getattr(self.assistant, attr, None)
             if isinstance(value, str) and value:
@@ -611,6 +635,7 @@ class Service:
             "documents": st.documents,
             "chunks": st.chunks,
             "backend": self.backend,
+            "loading": self.loading,
             "embedder": st.embedder,
             "index_current": st.current,
             "changed_files": st.pending,
@@ -654,13 +679,14 @@ class Service:
 
 def create_app(settings: Settings, *, auth: tuple[str, str] | None = None,
                assistant_factory: Callable | None = None, watcher: Watcher | None = None,
-               service: Service | None = None):
+               service: Service | None = None, warm: bool = True):
     """The FastAPI app: HTTP API routes first, the Gradio chat mounted at ``/``.
 
     ``watcher``, when given, is called once as ``watcher(service)`` and may return an
     object with a ``running`` attribute (shown in the status line); it should call
     ``service.index_changed(report)`` after each index run it makes, or
-    ``service.start_reindex()`` to have the server make one.
+    ``service.start_reindex()`` to have the server make one. ``warm=False`` leaves the
+    models to :meth:`Service.warm_in_background` (or to the first question).
     """
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
@@ -668,7 +694,7 @@ def create_app(settings: Settings, *, auth: tuple[str, str] | None = None,
 
     from assistant import api, web
 
-    service = service or Service(settings, assistant_factory, auth=auth)
+    service = service or Service(settings, assistant_factory, auth=auth, warm=warm)
     app = FastAPI(title="assistant", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.service = service
     api.install(app, service)
