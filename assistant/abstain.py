@@ -39,13 +39,16 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from assistant.lexical import query_tokens, tokenize
+from assistant.lexical import QUERY_STOPWORDS, query_tokens, tokenize
 
-THRESHOLD = 0.40
+THRESHOLD = 0.42
+WINDOW = 2  # sentences read together by ``window_coverage``
+TYPE_WEIGHT = 0.5  # share of its IDF a word naming the answer's kind keeps
 MAX_WORDS = 64  # content words of a question that are weighed
 # Embedder -> (weight, centre) of the dense term, measured on SQuAD and the dev set's
 # English questions: answerable questions' best cosine has a median of 0.58, held-out
@@ -76,6 +79,7 @@ class Relevance:
     score: float
     missing: tuple[str, ...] = ()  # content words the best passage lacks, heaviest first
     coverages: tuple[float, ...] = ()  # the coverage of every hit, in rank order
+    window: float = 0.0  # the best passage's best two-sentence coverage (``score``'s base)
 
     @property
     def relevant(self) -> bool:
@@ -83,32 +87,128 @@ class Relevance:
 
 
 def content_weights(question: str, doc_freq: DocFreq, n_chunks: int) -> dict[str, float]:
-    """The question's content words, each with its BM25 IDF in the index."""
+    """The question's content words, each with its BM25 IDF in the index.
+
+    A name with a version or size (``GPT-5``, ``Llama-3-70B``, ``iPhone 15``) counts as one
+    term, keyed by its pieces joined with a space, that a passage must hold as a phrase
+    ("GPT-4" does not stand for "GPT-5"); it weighs as much as its pieces together.
+    """
     toks = [t for t in query_tokens(question) if not QUESTION_WORD.search(t)]
     toks = [t for t in toks if t not in EN_FILLER] or list(query_tokens(question))
+    compounds = compound_terms(question)
+    parts = {t for c in compounds for t in tokenize(c)}
+    toks = [*compounds, *(t for t in toks if t not in parts)]
     weights = {}
     # A "question" of hundreds of words is a pasted document: its first words say enough,
     # and each word costs an index lookup.
     toks = toks[:MAX_WORDS]
-    for t in toks:
+
+    def idf(t: str) -> float:
         df = doc_freq(t)
-        weights[t] = math.log(1 + (n_chunks - df + 0.5) / (df + 0.5))
+        return math.log(1 + (n_chunks - df + 0.5) / (df + 0.5))
+
+    for t in toks:
+        if " " in t:  # as heavy as its pieces together: it stands for all of them
+            pieces = tokenize(t)
+            weights[t] = max(idf(" ".join(pieces)), sum(idf(p) for p in pieces))
+        else:
+            weights[t] = idf(t)
     return weights
 
 
-def coverage(weights: dict[str, float], text: str) -> tuple[float, tuple[str, ...]]:
-    """(IDF-weighted share of ``weights``' words found in ``text``, the missing words)."""
-    total = sum(weights.values())
-    if total <= 0:
-        return 0.0, ()
+# A name with a number joined by a hyphen ("GPT-5", "Llama-3-70B", "Qwen2.5-72B") or,
+# after a capitalised word, by a space ("iPhone 15", "Falcon 180B", but not "in 1990").
+_COMPOUND = re.compile(
+    r"(?<![\w.])[A-Za-z][\w.]*(?:-[\w.]+|\s+\d[\w.]*)+", re.ASCII
+)
+_YEAR = re.compile(r"\d{4}")
+
+
+def compound_terms(question: str) -> list[str]:
+    """The question's names with a number in them, lower-cased, pieces joined by a space."""
+    out = []
+    for m in _COMPOUND.finditer(question):
+        pieces = re.split(r"(\s+)", m.group().rstrip("."))
+        # Space-joined pieces only after a capitalised name and never a year:
+        # "Falcon 180B" is a name, "in 1990" and "May 2011" are not.
+        name = pieces[0]
+        for i in range(1, len(pieces), 2):
+            nxt = pieces[i + 1]
+            if name.lower() in QUERY_STOPWORDS or name.islower() or _YEAR.fullmatch(nxt):
+                break
+            name += " " + nxt
+        if not any(c.isdigit() for c in name):
+            continue
+        pieces = [p for p in re.split(r"[\s_\-]+", name.lower()) if p]
+        if len(pieces) > 1:
+            out.append(" ".join(pieces))
+    return list(dict.fromkeys(out))
+
+
+# Chinese: the word right after 哪个/什么/多少/几/谁 (with a measure word) names the kind of
+# answer; English: the words after which/what/how many, and the verb after "who".
+_ZH_ASK = re.compile(
+    r"(?<!为)(?:哪|什么|多少|几|谁)(?:[一二两三四五六七八九十几]?[个家些位种类款项条所年部首座名样])?的?"
+)
+# ... and so does the word right before 是什么/叫什么 ("LoRA 的**全称**是什么").
+_ZH_ASKED = re.compile(r"(?:是|叫|为)(?:什么|多少|哪|谁)")
+_EN_ASK = re.compile(
+    r"\b(?:which|what|whose|how\s+many|how\s+much)(?:\s+(?:kind|type|sort)s?\s+of)?"
+    r"((?:\s+[a-z][\w-]*){1,2})|\bwho\s+([a-z]+)",
+    re.IGNORECASE,
+)
+_EN_AUX = frozenset(
+    """is are was were be been do does did can could has have had will would should may
+    might must the a an of in on to for by it its this that there""".split()  # noqa: SIM905
+)
+
+
+def answer_type_words(question: str) -> set[str]:
+    """Tokens of ``question`` that name the kind of answer sought, not its topic."""
+    out: set[str] = set()
+    for m in _ZH_ASK.finditer(question):
+        rest = question[m.end() : m.end() + 4]
+        out.update(t for t in query_tokens(rest) if rest.startswith(t) and _CJK.search(t))
+    for m in _ZH_ASKED.finditer(question):
+        before = question[max(0, m.start() - 5) : m.start()]
+        if "的" not in before:  # "X 的全称是什么", not "X站是哪..."
+            continue
+        before = before[before.rindex("的") + 1 :]
+        out.update(t for t in query_tokens(before) if before.endswith(t) and _CJK.search(t))
+    for m in _EN_ASK.finditer(question):
+        words = (m.group(1) or m.group(2) or "").split()
+        for w in words:
+            if w.lower() in _EN_AUX:
+                break
+            out.update(tokenize(w.lower()))
+    return out
+
+
+def coverage(
+    weights: dict[str, float], text: str, optional: Collection[str] = ()
+) -> tuple[float, tuple[str, ...]]:
+    """(IDF-weighted share of ``weights``' words found in ``text``, the missing words).
+
+    A word in ``optional`` (one naming the kind of answer sought: 哪个**机构**, 什么**精度**,
+    which **company**, who **developed**, see :func:`answer_type_words`) counts in full
+    when found but costs only ``TYPE_WEIGHT`` of its weight when missing: the evidence names
+    the answer ("UC Berkeley"), seldom its kind.
+    """
     low = text.lower()
     words = set(tokenize(low))
     missing = [t for t in weights if not _contains(t, low, words)]
-    found = total - sum(weights[t] for t in missing)
+    total = sum(weights.values()) - sum(
+        (1 - TYPE_WEIGHT) * weights[t] for t in missing if t in optional
+    )
+    if total <= 0:
+        return 0.0, ()
+    found = total - sum(weights[t] * (TYPE_WEIGHT if t in optional else 1) for t in missing)
     return found / total, tuple(sorted(missing, key=lambda t: -weights[t]))
 
 
 def _contains(token: str, low: str, words: set[str]) -> bool:
+    if " " in token:  # a compound name: its pieces in a row, any spacing or hyphens
+        return _phrase(token).search(low) is not None
     if _CJK.search(token):
         # jieba may cut the passage differently from the question: compare as text.
         return token in low
@@ -121,6 +221,14 @@ def _contains(token: str, low: str, words: set[str]) -> bool:
     return False
 
 
+@lru_cache(maxsize=1024)
+def _phrase(compound: str) -> re.Pattern[str]:
+    """"gpt 5" matches "GPT-5", "gpt 5" and "GPT5", not "GPT-50", "GPT-5.5" or "chatgpt5"."""
+    sep = r"[\s_\-]*"
+    body = sep.join(re.escape(p) for p in compound.split())
+    return re.compile(r"(?<![a-z0-9.])" + body + r"(?![a-z0-9]|\.\d)")
+
+
 def relevance(question: str, hits: Sequence[Any], searcher: Any) -> Relevance:
     """The relevance signal of ``hits`` (ranked search hits) for ``question``.
 
@@ -131,16 +239,38 @@ def relevance(question: str, hits: Sequence[Any], searcher: Any) -> Relevance:
         return Relevance(0.0, None, 0.0)
     doc_freq, n_chunks = _index_stats(searcher)
     weights = content_weights(question, doc_freq, n_chunks)
-    covered = [coverage(weights, f"{h.title}\n{h.heading}\n{h.text}") for h in hits]
+    kinds = answer_type_words(question)
+    covered = [coverage(weights, f"{h.title}\n{h.heading}\n{h.text}", kinds) for h in hits]
     cov, missing = covered[0]
-    dense = _dense(question, hits[0], searcher)
-    score = cov
+    top = hits[0]
+    win = window_coverage(weights, f"{top.title}\n{top.heading}\n", top.text, kinds)
+    dense = _dense(question, top, searcher)
+    score = win
     calib = DENSE.get(getattr(getattr(searcher, "embedder", None), "name", ""))
     if dense is not None and calib is not None:
         weight, centre = calib
         score += weight * (dense - centre)
     return Relevance(
-        round(cov, 4), dense, round(score, 4), missing, tuple(round(c, 4) for c, _ in covered)
+        round(cov, 4), dense, round(score, 4), missing,
+        tuple(round(c, 4) for c, _ in covered), round(win, 4),
+    )
+
+
+# Sentence ends: Chinese and Latin punctuation, line breaks.
+_SENTENCE = re.compile(r"(?<=[。！？；!?;\n])|(?<=\.)\s+")
+
+
+def window_coverage(
+    weights: dict[str, float], head: str, text: str, optional: Collection[str] = (),
+    span: int = WINDOW,
+) -> float:
+    """The best coverage of ``span`` consecutive sentences of ``text`` (each read with
+    ``head``, the title and heading): a passage that answers holds the question's words
+    together, a near miss scatters them ("北土城站" in a list of stations)."""
+    sents = [x for x in _SENTENCE.split(text) if x.strip()] or [""]
+    return max(
+        coverage(weights, head + "".join(sents[i : i + span]), optional)[0]
+        for i in range(max(1, len(sents) - span + 1))
     )
 
 

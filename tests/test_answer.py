@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 from tiny_gguf import build_corrupt_gguf, build_tiny_gguf
 
-from assistant.abstain import THRESHOLD, Relevance, content_weights, coverage, relevance
+from assistant.abstain import (
+    THRESHOLD,
+    Relevance,
+    answer_type_words,
+    compound_terms,
+    content_weights,
+    coverage,
+    relevance,
+    window_coverage,
+)
 from assistant.answer import (
     ABSTAIN_TEXT,
     MAX_QUESTION_CHARS,
@@ -472,6 +481,62 @@ def test_relevance_of_nothing_is_not_relevant(searcher):
     rel = relevance("vLLM 是谁开发的？", hits, searcher)
     assert rel.relevant and rel.score >= THRESHOLD and len(rel.coverages) == len(hits)
     assert rel.coverage == rel.coverages[0] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("vLLM 是哪个机构开发的？", {"机构"}),
+        ("ChatGLM 是由哪家公司发布的？", {"公司"}),
+        ("量化通常把 float32 转换成什么精度？", {"精度"}),
+        ("LoRA 的全称是什么", {"全称"}),
+        ("Who developed vLLM?", {"develop"}),
+        ("Which company released ChatGLM?", {"compani", "releas"}),  # up to two words
+        ("In what year was the Corliss engine patented?", {"year"}),
+        ("What is TensorRT?", set()),
+        ("为什么天空是蓝的？", set()),
+    ],
+)
+def test_answer_type_words_are_the_kind_of_answer_not_the_topic(question, kinds):
+    assert answer_type_words(question) == kinds
+
+
+def test_missing_answer_type_word_costs_little_and_a_found_one_counts_in_full():
+    weights = {"vllm": 2.0, "机构": 4.0}
+    plain, _ = coverage(weights, "vLLM | UC Berkeley")
+    typed, missing = coverage(weights, "vLLM | UC Berkeley", optional={"机构"})
+    assert plain == pytest.approx(1 / 3) and typed == pytest.approx(0.5) and missing == ("机构",)
+    assert coverage({"a": 1.0, "精度": 3.0}, "a 转换成 int8 精度", {"精度"})[0] == 1.0
+
+
+def test_compound_names_are_one_term_found_as_a_phrase():
+    assert compound_terms("GPT-5 有多少参数？") == ["gpt 5"]
+    assert compound_terms("Qwen2.5-72B 和 Llama-3-70B") == ["qwen2.5 72b", "llama 3 70b"]
+    assert compound_terms("How much is the iPhone 15 Pro?") == ["iphone 15"]
+    assert compound_terms("What happened in 1990 and in May 2011?") == []
+    weights = content_weights("GPT-5 有多少参数？", lambda t: 0, 100)
+    assert "gpt 5" in weights and "gpt" not in weights and "5" not in weights
+    for text in ("Meet GPT 5.", "gpt-5 ships", "(GPT5)"):
+        assert coverage({"gpt 5": 1.0}, text)[0] == 1.0, text
+    for text in ("GPT-4 有 5 个版本", "GPT-50", "GPT-5.5", "ChatGPT5"):
+        assert coverage({"gpt 5": 1.0}, text)[0] == 0.0, text
+
+
+def test_window_coverage_wants_the_words_together():
+    weights = {"北土城站": 1.0, "出入口": 1.0}
+    together = "北京地铁10号线。北土城站有4个出入口。其他车站。"
+    scattered = "北土城站是一个车站。它在北京。地铁很长。出入口的设计有讲究。"
+    assert window_coverage(weights, "", together) == 1.0
+    assert window_coverage(weights, "", scattered) == 0.5
+    assert coverage(weights, scattered)[0] == 1.0  # the whole passage has both
+
+
+def test_relevance_tolerates_answer_type_words_and_catches_near_miss_names(searcher):
+    q = "vLLM 是哪个机构开发的？"  # the corpus never says 机构
+    assert relevance(q, searcher.search(q, k=3), searcher).relevant
+    q = "GPT-5 是哪个机构开发的？"  # the same question about a name the corpus lacks
+    rel = relevance(q, searcher.search(q, k=3), searcher)
+    assert not rel.relevant and "gpt 5" in rel.missing
 
 
 def test_declined_detects_the_fixed_phrase_only():
