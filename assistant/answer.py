@@ -13,14 +13,13 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from assistant.abstain import EN_FILLER, QUESTION_WORD, Relevance, relevance
+from assistant.abstain import EN_FILLER, QUESTION_WORD, relevance
 from assistant.citations import parse_citations
 from assistant.errors import AssistantError
 from assistant.extractive import extractive_answer
 from assistant.generation import Generator, resolve_generator
 from assistant.lexical import QUERY_STOPWORDS, query_tokens
 from assistant.prompt import (
-    Packed,
     answer_messages,
     cl100k_counter,
     condense_messages,
@@ -100,7 +99,6 @@ ABSTAIN_TEXT = {
     "en": "The documents do not cover this question. The nearest passages are listed below.",
 }
 CONDENSE_MAX_TOKENS = 64
-QUOTE_COVERAGE = 0.8  # extractive answers quote passages this close to the best (see _quote)
 
 _RESOLVE: Any = object()  # "resolve the generator from settings"
 log = logging.getLogger(__name__)
@@ -444,7 +442,8 @@ class Assistant:
             return
 
         if generator is None:
-            raw = _quote(answer.standalone, packed, rel)
+            # Numbered as in the prompt: passage i of the packed list is [i+1].
+            raw = extractive_answer(answer.standalone, packed.hits)
             timings["first_token_ms"] = _ms(t0)
             for line in raw.splitlines(keepends=True):
                 pieces.append(line)
@@ -508,28 +507,6 @@ class Assistant:
         if not rewritten or len(rewritten) > max(200, 3 * len(question)):
             return condense_by_rule(question, history)
         return rewritten
-
-
-def _quote(question: str, packed: Packed, rel: Relevance) -> str:
-    """The extractive answer, quoting only passages that cover the question about as well
-    as the best one does, numbered as in ``packed``.
-
-    Quoting the best sentences of every source let weak passages into the answer: of
-    its citations only 49-52% pointed at a passage holding the evidence (dev, CMRC 2018,
-    SQuAD). Keeping passages whose coverage is at least ``QUOTE_COVERAGE`` of the best
-    raised that to 64-73% while the answers holding a gold answer went from
-    86/83/85% to 82/83/84% (bench/answers.py).
-    """
-    covs = [rel.coverages[r] if r < len(rel.coverages) else 0.0 for r in packed.ranks]
-    best = max(covs, default=0.0)
-    keep = [i for i, c in enumerate(covs) if c >= QUOTE_COVERAGE * best] or [0]
-    raw = extractive_answer(question, [packed.hits[i] for i in keep])
-
-    def renumber(m: re.Match[str]) -> str:
-        n = int(m.group(1))
-        return f"[{keep[n - 1] + 1}]" if 1 <= n <= len(keep) else m.group(0)
-
-    return re.sub(r"\[(\d+)\]", renumber, raw)
 
 
 def _first_line(reply: str) -> str:
