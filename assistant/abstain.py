@@ -30,7 +30,7 @@ and 300 SQuAD questions (passages kept), the 32 paraphrases. Share that abstains
     set           answerable abstain      unanswerable abstain
                   before      after       before          after
     dev           1/28        1/28        2/2   (100%)    2/2   (100%)
-    paraphrases   1/32        1/32        7/13  (54%)     11/13 (85%)
+    paraphrases   1/32        0/32        7/13  (54%)     11/13 (85%)
     CMRC 2018     12/300      10/300      79/128 (61.7%)  84/128 (65.6%)
     SQuAD         9/300       13/300      111/131 (84.7%) 114/131 (87.0%)
 
