@@ -55,8 +55,9 @@ def _stem():
     return lru_cache(maxsize=200_000)(snowballstemmer.stemmer("english").stemWord)
 
 
-def _words(text: str) -> list[str]:
-    words = _jieba().lcut_for_search(text.lower())
+def _words(text: str, precise: bool = False) -> list[str]:
+    jieba = _jieba()
+    words = jieba.lcut(text.lower()) if precise else jieba.lcut_for_search(text.lower())
     return [w for w in (w.strip() for w in words) if w and _WORD.search(w)]
 
 
@@ -73,8 +74,16 @@ def tokenize(text: str) -> list[str]:
 
 @lru_cache(maxsize=4096)
 def query_tokens(query: str) -> tuple[str, ...]:
-    """Distinct content tokens of a question, in order; all tokens if only stopwords."""
-    words = _words(query)
+    """Distinct content tokens of a question, in order; all tokens if only stopwords.
+
+    Questions are cut in jieba's precise mode, not the search mode used for documents:
+    search mode adds every dictionary word inside a long one ("核心思想" -> 核心, 思想,
+    核心思想), so a common compound matched the same text three times and outweighed a
+    rare exact term ("NextN"). A document's fine-grained tokens include the whole word,
+    so it still matches. Measured (r1 / cr500): seeds_dev 0.821/0.929 -> 0.857/0.964,
+    CMRC 2018 0.861/0.960 -> 0.864/0.963, SQuAD unchanged.
+    """
+    words = _words(query, precise=True)
     kept = [w for w in words if w not in QUERY_STOPWORDS]
     return tuple(dict.fromkeys(_stemmed(kept or words)))
 

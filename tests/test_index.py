@@ -176,6 +176,20 @@ def chunk_texts(index: Path) -> set[tuple[str, str]]:
         "SELECT d.path, c.text FROM chunks c JOIN documents d ON d.id = c.doc_id").fetchall())
 
 
+def wait_for_output(proc: subprocess.Popen, marker: bytes, timeout: float) -> None:
+    """Read ``proc``'s stderr until ``marker`` shows (a tqdm bar draws without newlines)."""
+    import select
+
+    seen, deadline = b"", time.monotonic() + timeout
+    while marker not in seen:
+        assert time.monotonic() < deadline, f"no {marker!r} in: {seen[-500:]!r}"
+        ready, _, _ = select.select([proc.stderr], [], [], 0.5)
+        if ready:
+            chunk = os.read(proc.stderr.fileno(), 4096)
+            assert chunk, f"exited ({proc.wait()}) before {marker!r}: {seen[-500:]!r}"
+            seen += chunk
+
+
 @pytest.mark.slow
 def test_sigkill_during_index_leaves_a_usable_index(tmp_path, minilm):
     """Kill `assistant index` at random moments; the next run completes the index and
@@ -190,7 +204,9 @@ def test_sigkill_during_index_leaves_a_usable_index(tmp_path, minilm):
     before = chunk_texts(s.index)
     # Change every file so the next run has real work, then kill it part-way, twice.
     for p in corpus.iterdir():
-        p.write_text(p.read_text(encoding="utf-8").replace("。", "。 "), encoding="utf-8")
+        # Every chunk changes ("的" and "e" are in all of them): over 200 to embed.
+        text = p.read_text(encoding="utf-8").replace("的", "之").replace("e", "é")
+        p.write_text(text, encoding="utf-8")
     env = {**os.environ, "ASSISTANT_EMBEDDER": minilm.name}
     rng = random.Random(7)
     queries = ("vLLM 推理框架", "LoRA", "量化 int8", "操作系统", "What is MoE?")
@@ -198,11 +214,16 @@ def test_sigkill_during_index_leaves_a_usable_index(tmp_path, minilm):
     for _ in range(2):
         proc = subprocess.Popen(
             [sys.executable, "-m", "assistant", "index", "--corpus", str(corpus),
-             "--index", str(s.index), "--json"], env=env, cwd=ROOT,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(3.0, 8.0))
+             "--index", str(s.index)], env=env, cwd=ROOT,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # Kill while it embeds (its progress bar is drawn), not at a fixed time: a fast
+        # machine would otherwise finish the run first and the test would prove nothing.
+        wait_for_output(proc, b"embedding", timeout=120)
+        time.sleep(rng.uniform(0.1, 0.8))
+        assert proc.poll() is None, "the index run ended before it could be killed"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        proc.stderr.close()
         # Whatever the kill left, search answers from one consistent index: the old one.
         searcher = Searcher(s, embedder=minilm)
         for q in queries:
