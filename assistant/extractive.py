@@ -65,6 +65,13 @@ _MARKER = re.compile(r"\s*[\[【［]\^?\d{1,4}[\]】］]")  # the source's own f
 _TITLE_LINE = re.compile(
     r"^\s*(?:#{1,6}\s.*|(?:[-*+]\s+)?!?\[[^\]]*\]\([^)]*\)[\s:：,，。.;；]*)$"
 )
+# A link that closes a text as a sentence of its own ("…小模型. [详解模型压缩](url)"): a
+# pointer to further reading, whose title would read as a claim.
+_TRAILING_REFERENCE = re.compile(
+    r"(?:(?<=[.。!?！？;；])|^)\s*(?:参见|详见|see(?: also)?:?)?\s*"
+    r"\[[^\]]*\]\([^)]*\)[\s.。]*$",
+    re.IGNORECASE,
+)
 _LINE_LEAD = re.compile(r"^\s*(?:#{1,6}\s+|>\s*|[-*+•]\s+|\d{1,3}[.)、]\s+)+")
 _EMPHASIS = re.compile(r"\*\*|__|~~")
 
@@ -242,7 +249,7 @@ def _table_cells(line: str) -> list[str] | None:
 
 
 def _sentences(line: str) -> list[str]:
-    line = _clean(line)
+    line = _clean(_TRAILING_REFERENCE.sub("", line))
     out: list[str] = []
     for sentence in _rejoin_abbreviations(_SENT_END.split(line)):
         sentence = sentence.strip()

@@ -249,3 +249,12 @@ def test_the_topic_in_the_title_does_not_outweigh_the_detail_asked():
     )
     out = extractive_answer("短齿天竺鲷体长可达多少公分？", [hit], max_sentences=1)
     assert first_quote(out).strip() == "体长可达12公分。"
+
+
+def test_a_link_closing_a_cell_as_its_own_sentence_is_not_quoted():
+    cell = ("类似老师教学生, 使用一个效果好的大模型指导一个小模型训练, 因为大模型可以提供更多的"
+            "软分类信息量, 所以会训练出一个效果接近大模型的小模型, 这就是知识蒸馏的基本做法. "
+            "[详解4种模型压缩技术、模型蒸馏算法](https://zhuanlan.zhihu.com/p/638092734)")
+    table = f"| 技术 | 描述 |\n|:---:|:---:|\n| 蒸馏 | {cell} |"
+    out = extractive_answer("模型压缩技术蒸馏算法是什么？", [Hit(table)], max_sentences=3)
+    assert "蒸馏" in out and "详解4种模型压缩技术" not in out
