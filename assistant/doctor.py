@@ -333,14 +333,14 @@ def _check_faiss(conn, index: Path, manifest: dict) -> Check:
 
 def _check_fresh(conn, settings) -> list[Check]:
     """Has the corpus changed since the last run? (By content hash, like the indexer.)"""
-    from .indexer import scan_corpus
+    from .indexer import max_file_bytes, scan_corpus
 
     corpus = Path(settings.corpus)
     if not corpus.is_dir():
         return [Check("index", "corpus", WARN, f"the corpus folder {corpus} does not exist",
                       "create it, or pass --corpus DIR")]
-    max_bytes = int(float(os.environ.get("ASSISTANT_MAX_FILE_MB", "10")) * 2**20)
-    on_disk = {rel: f.hash for rel, f in scan_corpus(corpus, max_bytes, []).items()}
+    files = scan_corpus(corpus, max_file_bytes(), [], exclude=settings.index)
+    on_disk = {rel: f.hash for rel, f in files.items()}
     in_db = dict(conn.execute("SELECT path, hash FROM documents").fetchall())
     new = len(on_disk.keys() - in_db.keys())
     gone = len(in_db.keys() - on_disk.keys())

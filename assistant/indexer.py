@@ -69,22 +69,19 @@ class CorpusFile:
     hash: str
 
 
-def scan_corpus(
-    corpus: Path, max_bytes: int, skipped: list[dict], exclude: Path | None = None
-) -> dict[str, CorpusFile]:
-    """Supported files under ``corpus`` by relative path, with their content hash.
+def max_file_bytes() -> int:
+    """Files larger than this are skipped: ``ASSISTANT_MAX_FILE_MB`` (default 10) MB."""
+    return int(float(os.environ.get("ASSISTANT_MAX_FILE_MB", "10")) * 2**20)
 
-    Hidden files and folders are ignored (``.SOURCES.md`` keeps provenance out of the
-    index); unreadable and oversized files go to ``skipped`` with the reason.
+
+def corpus_files(corpus: Path, exclude: Path | None = None) -> Iterator[tuple[str, Path]]:
+    """(relative path, path) of the supported files under ``corpus``, sorted.
+
+    Hidden files and folders are left out (``.SOURCES.md`` keeps provenance out of the
+    index), and so is ``exclude``, an index folder kept inside the corpus. The indexer and
+    the server's "N files changed" check both walk the corpus through this.
     """
-    corpus = Path(corpus)
-    if not corpus.is_dir():
-        raise AssistantError(
-            f"The corpus folder {corpus} does not exist.",
-            "Create it and put documents in it, or pass --corpus DIR.",
-        )
-    found: dict[str, CorpusFile] = {}
-    skip_dir = Path(exclude).resolve() if exclude else None  # an index inside the corpus
+    skip_dir = Path(exclude).resolve() if exclude else None
     for root, dirs, files in os.walk(corpus):
         dirs[:] = sorted(
             d for d in dirs
@@ -94,24 +91,40 @@ def scan_corpus(
             if name.startswith(".") or Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
                 continue
             path = Path(root) / name
-            rel = path.relative_to(corpus).as_posix()
-            try:
-                st = path.stat()
-                if st.st_size > max_bytes:
-                    skipped.append({
-                        "path": rel,
-                        "reason": f"larger than the {max_bytes // 2**20} MB limit "
-                        "(raise ASSISTANT_MAX_FILE_MB to index it)",
-                    })
-                    continue
-                digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            except FileNotFoundError:
-                skipped.append({"path": rel, "reason": "file disappeared during the run"})
+            yield path.relative_to(corpus).as_posix(), path
+
+
+def scan_corpus(
+    corpus: Path, max_bytes: int, skipped: list[dict], exclude: Path | None = None
+) -> dict[str, CorpusFile]:
+    """Supported files under ``corpus`` (see :func:`corpus_files`) by relative path, with
+    their content hash. Unreadable and oversized files go to ``skipped`` with the reason.
+    """
+    corpus = Path(corpus)
+    if not corpus.is_dir():
+        raise AssistantError(
+            f"The corpus folder {corpus} does not exist.",
+            "Create it and put documents in it, or pass --corpus DIR.",
+        )
+    found: dict[str, CorpusFile] = {}
+    for rel, path in corpus_files(corpus, exclude):
+        try:
+            st = path.stat()
+            if st.st_size > max_bytes:
+                skipped.append({
+                    "path": rel,
+                    "reason": f"larger than the {max_bytes // 2**20} MB limit "
+                    "(raise ASSISTANT_MAX_FILE_MB to index it)",
+                })
                 continue
-            except OSError as e:
-                skipped.append({"path": rel, "reason": f"cannot be read ({e.strerror})"})
-                continue
-            found[rel] = CorpusFile(rel, path, st.st_size, st.st_mtime, digest)
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except FileNotFoundError:
+            skipped.append({"path": rel, "reason": "file disappeared during the run"})
+            continue
+        except OSError as e:
+            skipped.append({"path": rel, "reason": f"cannot be read ({e.strerror})"})
+            continue
+        found[rel] = CorpusFile(rel, path, st.st_size, st.st_mtime, digest)
     return found
 
 
@@ -206,7 +219,7 @@ def _run(conn, settings, embedder, count_tokens, manifest, report, progress) -> 
     for why in report.rebuilt:
         notices.announce(f"rebuild:{why}", why)
 
-    max_bytes = int(float(os.environ.get("ASSISTANT_MAX_FILE_MB", "10")) * 2**20)
+    max_bytes = max_file_bytes()
     on_disk = scan_corpus(settings.corpus, max_bytes, report.skipped, settings.index)
     in_db = {
         path: (doc_id, digest)

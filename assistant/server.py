@@ -33,6 +33,7 @@ from assistant import notices, store
 from assistant.config import Settings
 from assistant.documents import SUPPORTED_SUFFIXES
 from assistant.errors import AssistantError
+from assistant.indexer import corpus_files, max_file_bytes
 
 log = logging.getLogger("assistant.server")
 
@@ -87,17 +88,6 @@ class IndexStatus:
         }
 
 
-def _walk_corpus(corpus: Path) -> Iterator[tuple[str, Path]]:
-    """Supported, non-hidden files under ``corpus``, as the indexer sees them."""
-    for root, dirs, files in os.walk(corpus):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.startswith(".") or Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
-                continue
-            path = Path(root) / name
-            yield path.relative_to(corpus).as_posix(), path
-
-
 class CorpusDiff:
     """Which corpus files differ from the index, by size and mtime, then content hash.
 
@@ -119,17 +109,16 @@ class CorpusDiff:
                 self._hashes.clear()
         return self._hashes[key]
 
-    def diff(self, corpus: Path, conn, skipped: dict[str, tuple[int, float]]) -> tuple[
-        list[str], list[str], list[str]
-    ]:
+    def diff(self, corpus: Path, conn, skipped: dict[str, tuple[int, float]],
+             exclude: Path | None = None) -> tuple[list[str], list[str], list[str]]:
         indexed = {
             r[0]: (r[1], r[2], r[3])
             for r in conn.execute("SELECT path, size, mtime, hash FROM documents")
         }
-        max_bytes = int(float(os.environ.get("ASSISTANT_MAX_FILE_MB", "10")) * 2**20)
+        max_bytes = max_file_bytes()
         added, changed, seen = [], [], set()
         if Path(corpus).is_dir():
-            for rel, path in _walk_corpus(Path(corpus)):
+            for rel, path in corpus_files(Path(corpus), exclude):
                 try:
                     st = path.stat()
                 except OSError:
@@ -588,7 +577,7 @@ class Service:
                 st.chunks = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
                 st.embedder = store.manifest(conn).get("embedder", "")
                 st.added, st.changed, st.removed = self._diff.diff(
-                    self.corpus, conn, self._skipped
+                    self.corpus, conn, self._skipped, exclude=self.settings.index
                 )
             except Exception as e:  # a missing or locked index is shown, not raised
                 log.warning("index status: %s", e)

@@ -294,6 +294,27 @@ def test_status_counts_changed_files(small_index):
     assert "re-indexed: 1 added, 1 changed, 1 removed" in web.render_status(service)
 
 
+def test_an_index_kept_inside_the_corpus_is_not_a_change(tmp_path):
+    """The status line, the indexer and doctor walk the corpus alike: an index folder
+    inside the corpus (with its README.md) is neither indexed nor "changed"."""
+    from webfixtures import FakeAssistant, web_settings
+
+    from assistant.doctor import check_index
+    from assistant.indexer import run_index
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("# A\n\nApples are red.\n", encoding="utf-8")
+    settings = web_settings(corpus, corpus / "index")
+    run_index(settings)
+    (corpus / "index" / "README.md").write_text("# The index\n", encoding="utf-8")
+    assert run_index(settings).summary()["added"] == 0
+    st = Service(settings, FakeAssistant).index_status(fresh=True)
+    assert (st.documents, st.added, st.current) == (1, [], True)
+    corpus_check = [c for c in check_index(settings) if c.name == "corpus"]
+    assert corpus_check and corpus_check[0].status == "ok", corpus_check
+
+
 def test_unreadable_file_is_not_pending_forever(small_index):
     from webfixtures import FakeAssistant
 
