@@ -87,6 +87,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     _ensure_index(settings)
+    from assistant.generation import check_generator
+
+    check_generator(settings)  # a broken model file stops here, not at the first question
 
     import uvicorn
 

@@ -411,6 +411,7 @@ class Service:
         self.auth = auth
         self._factory = assistant_factory or _default_factory
         self.assistant = self._factory(settings)
+        self.load_error: str | None = None  # set when loading in the background failed
         if warm:
             _warm(self.assistant)
         self._variants: OrderedDict[tuple, Any] = OrderedDict()
@@ -434,7 +435,8 @@ class Service:
         def warm() -> None:
             try:
                 _warm(self.assistant)
-            except Exception as e:  # the first question raises it again, with its message
+            except Exception as e:  # each question raises it again, with its message
+                self.load_error = str(e)
                 log.warning("loading the models failed: %s", e)
 
         thread = threading.Thread(target=warm, name="warm-models", daemon=True)
@@ -444,7 +446,7 @@ class Service:
     @property
     def loading(self) -> bool:
         """True while the models are still being loaded (see :meth:`warm_in_background`)."""
-        return getattr(self.assistant, "loaded", True) is False
+        return self.load_error is None and getattr(self.assistant, "loaded", True) is False
 
     def embedder(self):
         """The assistant's loaded embedder (for index runs), or None."""
@@ -460,8 +462,9 @@ class Service:
     @property
     def backend(self) -> str:
         """The generator in use, e.g. "extractive" or "llama.cpp · Qwen2.5-1.5B-Instruct"."""
-        if self.loading:  # asking the assistant now would wait for the load to end
-            return f"{self.settings.llm_url or self.settings.model} (loading)"
+        if self.load_error is not None or self.loading:  # asking now would (re)try the load
+            state = "failed to load" if self.load_error is not None else "loading"
+            return f"{self.settings.llm_url or self.settings.model} ({state})"
         for attr in ("backend", "backend_name"):
             value = getattr(self.assistant, attr, None)
             if isinstance(value, str) and value:
@@ -625,6 +628,7 @@ class Service:
             "chunks": st.chunks,
             "backend": self.backend,
             "loading": self.loading,
+            "load_error": self.load_error,
             "embedder": st.embedder,
             "index_current": st.current,
             "changed_files": st.pending,

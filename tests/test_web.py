@@ -518,6 +518,42 @@ def test_serve_warns_when_exposed_without_auth(monkeypatch, capsys, tmp_path):
     assert "without --auth" not in capsys.readouterr().err
 
 
+def test_serve_stops_on_a_broken_model_file_before_listening(capsys, small_index, tmp_path):
+    from assistant.cli import main
+
+    broken = tmp_path / "cut-short.gguf"
+    broken.write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\x00" * 64)  # a header, no data
+    args = ["serve", "--port", "0", "--corpus", str(small_index.corpus),
+            "--index", str(small_index.index), "--embedder", small_index.embedder]
+    assert main([*args, "--model", str(broken)]) == 1
+    err = capsys.readouterr().err
+    assert "incomplete or damaged" in err and "Traceback" not in err
+    (tmp_path / "not-a-model.gguf").write_text("hello", encoding="utf-8")
+    assert main([*args, "--model", str(tmp_path / "not-a-model.gguf")]) == 1
+    assert "not a GGUF file" in capsys.readouterr().err
+
+
+def test_a_model_that_fails_to_load_in_the_background_is_reported(small_index):
+    from assistant.errors import AssistantError
+
+    class Unloadable:
+        loaded = False
+
+        def __init__(self, settings):
+            self.settings = settings
+
+        @property
+        def searcher(self):
+            raise AssistantError("could not load the model file x.gguf: it is damaged")
+
+    service = Service(small_index, Unloadable, warm=False)
+    assert service.loading and service.backend.endswith("(loading)")
+    service.warm_in_background().join(10)
+    health = service.health()
+    assert health["loading"] is False and "damaged" in health["load_error"]
+    assert health["backend"].endswith("(failed to load)")
+
+
 def test_serve_refuses_a_busy_port(capsys, tmp_path):
     from assistant.cli import main
 

@@ -90,6 +90,23 @@ def resolve_generator(settings: Any, *, allow_download: bool = False) -> Generat
     )
 
 
+def check_generator(settings: Any) -> None:
+    """Fail fast, before a server listens, on a model that cannot load: an unknown preset
+    name, or a model file that is missing its data or is not GGUF. Loads nothing (the
+    load itself happens later, in the background); a model that is simply not on disk is
+    announced here, as answering would."""
+    if settings.llm_url:
+        return
+    name = (settings.model or "").strip()
+    if name.lower() in NO_MODEL:
+        return
+    path = _model_path(name, Path(settings.models_dir), allow_download=False)
+    if path is not None:
+        from .local import check_model_file
+
+        check_model_file(path)
+
+
 def _model_path(name: str, models_dir: Path, allow_download: bool) -> Path | None:
     from ..hub import download_model_file, find_model_file
 

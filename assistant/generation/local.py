@@ -231,6 +231,19 @@ def _overflow(used: int, answer: int, context: int) -> AssistantError:
 
 def _diagnose(path: Path) -> str:
     """In plain words, what is wrong with a model file that did not load."""
+    problem = file_problem(path)
+    if problem is not None:
+        return problem
+    from gguf import GGUFReader
+
+    arch = GGUFReader(str(path)).fields["general.architecture"].contents()
+    return f"uses the '{arch}' architecture, which this llama-cpp-python cannot load"
+
+
+def file_problem(path: Path) -> str | None:
+    """What makes ``path`` unloadable as a GGUF file (missing, empty, not GGUF, cut short),
+    or None. Reads the header and tensor table only: fast even for a 2 GB model."""
+    path = Path(path)
     if not path.exists():
         return "does not exist"
     if path.is_dir():
@@ -245,11 +258,17 @@ def _diagnose(path: Path) -> str:
     try:
         from gguf import GGUFReader
 
-        reader = GGUFReader(str(path))
-        arch = reader.fields["general.architecture"].contents()
+        GGUFReader(str(path)).fields["general.architecture"].contents()
     except Exception:
         return f"is incomplete or damaged ({size / 1e6:.1f} MB; an interrupted download?)"
-    return f"uses the '{arch}' architecture, which this llama-cpp-python cannot load"
+    return None
+
+
+def check_model_file(path: Path) -> None:
+    """Raise the error loading ``path`` would give, when its file is plainly unusable."""
+    problem = file_problem(path)
+    if problem is not None:
+        raise AssistantError(f"could not load the model file {path}: it {problem}", _fix(path))
 
 
 def _fix(path: Path) -> str:
