@@ -188,7 +188,9 @@ def answer_type_words(question: str) -> set[str]:
     for m in _EN_ASK.finditer(question):
         words = (m.group(1) or m.group(2) or "").split()
         for w in words:
-            if w.lower() in _EN_AUX:
+            # A function word ends the group; a capitalised or numbered word is a name
+            # ("Which vLLM version…"), the topic, not the kind of answer.
+            if w.lower() in _EN_AUX or w != w.lower() or any(c.isdigit() for c in w):
                 break
             out.update(tokenize(w.lower()))
     return out

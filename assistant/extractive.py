@@ -68,7 +68,7 @@ _TITLE_LINE = re.compile(
 # A link that closes a text as a sentence of its own ("…小模型. [详解模型压缩](url)"): a
 # pointer to further reading, whose title would read as a claim.
 _TRAILING_REFERENCE = re.compile(
-    r"(?:(?<=[.。!?！？;；])|^)\s*(?:参见|详见|see(?: also)?:?)?\s*"
+    r"(?:(?<=[.。!?！？;；])|^)\s*(?:(?:参见|详见|see(?: also)?:?)\s*)?"
     r"\[[^\]]*\]\([^)]*\)[\s.。]*$",
     re.IGNORECASE,
 )
@@ -190,11 +190,14 @@ def _units(text: str, passage: int) -> list[_Unit]:
     units: list[_Unit] = []
     lines = text.splitlines()
     header: str | None = None
+    titles: list[str] = []
     for n, line in enumerate(lines):
         cells = _table_cells(line)
         if cells is None:
             header = None
-            if not _TITLE_LINE.match(line):
+            if _TITLE_LINE.match(line):
+                titles.append(line)
+            else:
                 for piece in _sentences(line):
                     _add(units, piece, passage)
             continue
@@ -217,12 +220,18 @@ def _units(text: str, passage: int) -> list[_Unit]:
             if len(_clean(cell)) > CELL_CHARS:
                 for piece in _sentences(cell):
                     _add(units, piece, passage)
+    if not units:  # a passage of headings and links only: they are all it has to say
+        for line in titles:
+            _add(units, _clean(line), passage)
     return units
+
+
+_SENTENCE_CELL = re.compile(r"[。！？]$|\s\S*[.!?]$")  # "No." is a label, "It is fast." is not
 
 
 def _labels(cells: list[str]) -> bool:
     """Cells that read as column names: short, with no sentence in them."""
-    return all(len(_clean(c)) <= HEADER_CELL_CHARS and not re.search(r"[。.!?！？]$", c.strip())
+    return all(len(_clean(c)) <= HEADER_CELL_CHARS and not _SENTENCE_CELL.search(c.strip())
                for c in cells)
 
 
@@ -270,7 +279,7 @@ def _rejoin_abbreviations(pieces: list[str]) -> list[str]:
     """Undo splits after "St.", "Dr.", "e.g." or an initial ("J. K. Rowling")."""
     out: list[str] = []
     for piece in pieces:
-        if out and _ABBREVIATION.search(out[-1]):
+        if out and _ABBREVIATION.search(out[-1][-8:]):  # the tail only: joins grow it
             out[-1] += piece
         else:
             out.append(piece)

@@ -446,14 +446,26 @@ class Service:
     @property
     def loading(self) -> bool:
         """True while the models are still being loaded (see :meth:`warm_in_background`)."""
-        return self.load_error is None and getattr(self.assistant, "loaded", True) is False
+        loaded = getattr(self.assistant, "loaded", True)
+        if loaded and self.load_error is not None:  # a later question loaded them after all
+            self.load_error = None
+        return self.load_error is None and loaded is False
 
     def embedder(self):
         """The assistant's loaded embedder (for index runs), or None."""
         return self._embedder()
 
     def _embedder(self):
-        for owner in (self.assistant, getattr(self.assistant, "searcher", None)):
+        # Never builds anything: while the models load in the background (or after that
+        # load failed) an index run loads its own embedder (load_embedder caches it).
+        if hasattr(self.assistant, "_searcher"):  # the lazy Assistant: only if built
+            searcher = self.assistant._searcher
+        else:
+            try:
+                searcher = getattr(self.assistant, "searcher", None)
+            except Exception:
+                searcher = None
+        for owner in (self.assistant, searcher):
             emb = getattr(owner, "embedder", None)
             if emb is not None and hasattr(emb, "embed_passages"):
                 return emb
@@ -462,7 +474,7 @@ class Service:
     @property
     def backend(self) -> str:
         """The generator in use, e.g. "extractive" or "llama.cpp · Qwen2.5-1.5B-Instruct"."""
-        if self.load_error is not None or self.loading:  # asking now would (re)try the load
+        if self.loading or self.load_error is not None:  # asking now would (re)try the load
             state = "failed to load" if self.load_error is not None else "loading"
             return f"{self.settings.llm_url or self.settings.model} ({state})"
         for attr in ("backend", "backend_name"):

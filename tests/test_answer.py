@@ -494,6 +494,8 @@ def test_relevance_of_nothing_is_not_relevant(searcher):
         ("Which company released ChatGLM?", {"compani", "releas"}),  # up to two words
         ("In what year was the Corliss engine patented?", {"year"}),
         ("What is TensorRT?", set()),
+        ("Which vLLM version added LoRA?", set()),  # a name is the topic, not a kind
+        ("How many GPT-4 models are there?", set()),
         ("为什么天空是蓝的？", set()),
     ],
 )

@@ -258,3 +258,14 @@ def test_a_link_closing_a_cell_as_its_own_sentence_is_not_quoted():
     table = f"| 技术 | 描述 |\n|:---:|:---:|\n| 蒸馏 | {cell} |"
     out = extractive_answer("模型压缩技术蒸馏算法是什么？", [Hit(table)], max_sentences=3)
     assert "蒸馏" in out and "详解4种模型压缩技术" not in out
+
+
+def test_a_passage_of_headings_only_is_still_quoted():
+    out = extractive_answer("How many GPUs per node?", [Hit("# of GPUs per node: 8")])
+    assert out == "of GPUs per node: 8 [1]"
+
+
+def test_a_short_header_ending_in_an_abbreviation_is_still_a_header():
+    table = "| No. | Release |\n| 1 | vLLM 0.1 was released in June 2023 by UC Berkeley. |"
+    out = extractive_answer("When was vLLM 0.1 released?", [Hit(table)])
+    assert out.splitlines()[0] == "No. | Release"

@@ -248,11 +248,14 @@ def file_problem(path: Path) -> str | None:
         return "does not exist"
     if path.is_dir():
         return "is a folder, not a .gguf file"
-    size = path.stat().st_size
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        return f"cannot be read ({e.strerror})"
     if size == 0:
         return "is empty (0 bytes)"
-    with open(path, "rb") as f:
-        magic = f.read(4)
     if magic != b"GGUF":
         return "is not a GGUF file (it does not start with the GGUF signature)"
     try:
