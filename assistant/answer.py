@@ -443,7 +443,8 @@ class Assistant:
 
         if generator is None:
             # Numbered as in the prompt: passage i of the packed list is [i+1].
-            raw = extractive_answer(answer.standalone, packed.hits)
+            raw = extractive_answer(answer.standalone, packed.hits,
+                                    similarity=_sentence_similarity(searcher, answer.standalone))
             timings["first_token_ms"] = _ms(t0)
             for line in raw.splitlines(keepends=True):
                 pieces.append(line)
@@ -507,6 +508,24 @@ class Assistant:
         if not rewritten or len(rewritten) > max(200, 3 * len(question)):
             return condense_by_rule(question, history)
         return rewritten
+
+
+def _sentence_similarity(searcher: Any, question: str):
+    """Cosines of the question and candidate sentences, for extractive answers: only with
+    an embedder that reads the question's script (``search.dense_weight``), so not with
+    the English-only MiniLM on a Chinese question."""
+    from assistant.search import dense_weight
+
+    embedder = getattr(searcher, "embedder", None)
+    if embedder is None or not hasattr(embedder, "embed_passages"):
+        return None
+    if dense_weight(getattr(embedder, "name", ""), question) == 0.0:
+        return None
+
+    def similarity(q: str, sentences: list[str]):
+        return embedder.embed_passages(sentences) @ embedder.embed_query(q)
+
+    return similarity
 
 
 def _first_line(reply: str) -> str:

@@ -269,3 +269,24 @@ def test_a_short_header_ending_in_an_abbreviation_is_still_a_header():
     table = "| No. | Release |\n| 1 | vLLM 0.1 was released in June 2023 by UC Berkeley. |"
     out = extractive_answer("When was vLLM 0.1 released?", [Hit(table)])
     assert out.splitlines()[0] == "No. | Release"
+
+
+def test_similarity_can_pick_the_sentence_that_answers_in_other_words():
+    # Each sentence shares one word with the question: the embedder's cosines decide.
+    hit = Hit("Its engine was improved later by Corliss himself. "
+              "A patent for it was granted in 1849.")
+    question = "When did the engine receive its patent?"
+
+    def likes(word):  # stands in for an embedder that finds ``word``'s sentence closest
+        return lambda q, sentences: [0.9 if word in s else 0.1 for s in sentences]
+
+    assert "1849" in first_quote(extractive_answer(question, [hit], 1, likes("1849")))
+    assert "Corliss" in first_quote(extractive_answer(question, [hit], 1, likes("Corliss")))
+
+
+def test_a_failing_similarity_costs_the_bonus_not_the_answer():
+    def broken(q, sentences):
+        raise RuntimeError("embedder gone")
+
+    out = extractive_answer("PagedAttention 的设计灵感来自哪里？", PASSAGES, similarity=broken)
+    assert "虚拟内存" in first_quote(out)
