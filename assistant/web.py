@@ -648,6 +648,15 @@ def build_ui(service: Service) -> gr.Blocks:
         timer = gr.Timer(15)
         timer.tick(lambda: render_status(service), None, status, api_visibility="private",
                    show_progress="hidden", queue=False)
+        # While the models load in the background (right after `assistant serve` starts),
+        # follow them every second, then stop: the status line says when they are ready.
+        loading_timer = gr.Timer(1, active=service.loading)
+
+        def follow_loading():
+            return render_status(service), gr.Timer(active=service.loading)
+
+        loading_timer.tick(follow_loading, None, [status, loading_timer],
+                           api_visibility="private", show_progress="hidden", queue=False)
         demo.load(lambda: render_status(service), None, status, api_visibility="private",
                   show_progress="hidden", queue=False)
 
