@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from assistant import definitions
+
 MIN_CHARS = 6  # shorter "sentences" are headings, labels or stray markup
 MAX_CHARS = 160  # longer ones are cut at clause boundaries so a quote stays readable
 HEADER_CELL_CHARS = 24  # a table's first line is its header when its cells are this short
@@ -205,16 +207,8 @@ def _label_asked(text: str, query: set[str]) -> bool:
 
 def _definition_pattern(question: str) -> re.Pattern[str] | None:
     """For "X 是什么？" / "What is X?", a pattern for sentences that define X ("X 是…")."""
-    q = question.strip().rstrip("?？。.！! ")
-    m = (
-        re.match(r"(?i)^(?:what|who)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(.+)$", q)
-        or re.match(r"^什么是(.+)$", q)
-        or re.match(r"^(.+?)(?:到底|究竟)?(?:是|指)(?:什么|谁|啥|指什么|的是什么|[做干]什么的)", q)
-    )
-    if m is None or not m.group(1).strip():
-        return None
-    subject = re.escape(m.group(1).strip())
-    return re.compile(rf"(?i){subject}\W{{0,3}}(?:是|指|为|:|：|is\b|are\b|was\b|refers\b)")
+    term = definitions.subject(question)
+    return definitions.sentence_pattern(term) if term else None
 
 
 def _units(text: str, passage: int) -> list[_Unit]:

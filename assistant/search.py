@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from assistant import store
+from assistant import definitions, store
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.lexical import fts_query, query_tokens
@@ -214,6 +214,8 @@ class Searcher:
                 continue
             hits.append(Hit(cid, r.doc, r.title, r.heading, r.text, r.line_start, r.line_end,
                             r.page, score))
+        if mode != "dense":
+            hits = _lift_definitions(query, hits)
         if expand:
             hits = self._expand(hits, rows)
         return hits[:k]
@@ -263,3 +265,23 @@ class Searcher:
                            "\n".join(s[2] for s in part), part[0][3], part[-1][4],
                            h.page, h.score))
         return out
+
+
+DEFINITION_BOOST = 1.5  # score factor for a passage that defines what "What is X?" asks
+
+
+def _lift_definitions(query: str, hits: list[Hit]) -> list[Hit]:
+    """For a definition question, move the passages that define its term up (see
+    :mod:`assistant.definitions`); other questions keep their order."""
+    term = definitions.subject(query)
+    if term is None:
+        return hits
+    pattern = definitions.passage_pattern(term)
+    last_heading = term.casefold()
+
+    def defines(h: Hit) -> bool:
+        heading = (h.heading or "").split(">")[-1].strip().casefold()
+        return heading == last_heading or pattern.search(h.text) is not None
+
+    lifted = [replace(h, score=h.score * DEFINITION_BOOST) if defines(h) else h for h in hits]
+    return sorted(lifted, key=lambda h: -h.score)

@@ -1,0 +1,70 @@
+"""Definition questions: the term asked about, and the passages that define it."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant import definitions
+from assistant.config import Settings
+from assistant.indexer import run_index
+from assistant.search import Searcher
+
+
+@pytest.mark.parametrize(
+    ("question", "term"),
+    [
+        ("What is LoRA?", "LoRA"),
+        ("what are Mixture-of-Experts models?", "Mixture-of-Experts models"),
+        ("Who is Geoffrey Hinton", "Geoffrey Hinton"),
+        ("什么是 MoE？", "MoE"),
+        ("请问什么叫量化？", "量化"),
+        ("LoRA 是什么？", "LoRA"),
+        ("NextN 到底指什么", "NextN"),
+        ("GEMM 的定义是什么？", "GEMM"),
+        ("vLLM 是哪个机构开发的？", None),
+        ("How do I bake sourdough bread?", None),
+        ("What is the name of the very long thing that nobody ever remembers at all?", None),
+    ],
+)
+def test_the_term_a_definition_question_asks_about(question, term):
+    assert definitions.subject(question) == term
+
+
+@pytest.mark.parametrize(
+    ("text", "defines"),
+    [
+        ("缩写名 | 描述\nLoRA | Low-Rank Adaption of Large Language Models", True),
+        ("MoE\n混合专家模型是一种机器学习架构。", True),
+        ("| 1 | [LoRA](https://x.y/lora) | Microsoft | 一种微调方法 |", True),
+        ("LoRA 是一种参数高效的微调方法。", True),
+        ("LoRA is a parameter-efficient fine-tuning method.", True),
+        ("Method | # Params\nLoRA _{r=8} | 1.33M | 90.65", False),  # a benchmark row
+        ("MoE-Infinity: Offloading-Efficient MoE Model Serving", False),  # another name
+        ("We fine-tuned with LoRA and it worked.", False),  # a mere mention
+    ],
+)
+def test_the_places_that_define_a_term(text, defines):
+    assert (definitions.passage_pattern(definitions.subject("What is LoRA?") if "LoRA" in text
+                                        else "MoE").search(text) is not None) is defines
+
+
+def test_search_lifts_the_definition_over_a_table_that_repeats_the_term(tmp_path,
+                                                                       fake_embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    rows = "\n".join(f"| LoRA r={r} | {r}M | 90.{r} | 94.{r} |" for r in (1, 2, 4, 8, 16))
+    (corpus / "bench.md").write_text(
+        "# Results\n\n| Method | Params | MNLI | SST-2 |\n|---|---|---|---|\n" + rows + "\n",
+        encoding="utf-8")
+    (corpus / "glossary.md").write_text(
+        "# Glossary\n\n| Term | Meaning |\n|---|---|\n"
+        "| LoRA | Low-Rank Adaptation of large language models: small trainable matrices "
+        "added beside frozen weights |\n| SFT | Supervised fine-tuning on instructions |\n",
+        encoding="utf-8")
+    s = Settings(corpus=corpus, index=tmp_path / "index", models_dir=tmp_path / "models")
+    run_index(s, embedder=fake_embedder)
+    searcher = Searcher(s, embedder=fake_embedder)
+    plain = searcher.search("LoRA", k=2, mode="lexical")
+    asked = searcher.search("What is LoRA?", k=2, mode="lexical")
+    assert plain[0].doc == "bench.md"  # BM25 alone: the table that repeats the term
+    assert asked[0].doc == "glossary.md" and "Low-Rank" in asked[0].text
