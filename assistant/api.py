@@ -202,7 +202,7 @@ def install(app: FastAPI, service: Service) -> None:
                 "finish_reason": "stop",
             }],
             "usage": _usage(answer),
-            **_answer_fields(answer),
+            **answer_fields(answer),
         }
 
     @app.get("/api/reindex")
@@ -268,7 +268,8 @@ def _int(v: str | None) -> int | None:
         return None
 
 
-def _answer_fields(answer) -> dict:
+def answer_fields(answer) -> dict:
+    """The structured part of an answer that every endpoint returns beside its text."""
     return {
         "citations": [citation_json(s) for s in answer.citations],
         "sources": [citation_json(s) for s in answer.sources],
@@ -322,7 +323,7 @@ def _sse(events, cid: str):
         yield f"data: {json.dumps(error_body(message, status), ensure_ascii=False)}\n\n"
         yield "data: [DONE]\n\n"
         return
-    yield chunk({}, "stop", usage=_usage(answer), answer=answer.answer, **_answer_fields(answer))
+    yield chunk({}, "stop", usage=_usage(answer), answer=answer.answer, **answer_fields(answer))
     yield "data: [DONE]\n\n"
 
 

@@ -272,7 +272,8 @@ _TABLE_SEP_RE = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
 _LIST_RE = re.compile(r"^\s*(?:[-+*]|\d+[.)])\s")
 
 
-def _is_table_separator(line: str) -> bool:
+def is_table_separator(line: str) -> bool:
+    """A Markdown table's ``|---|:---:|`` line."""
     return "|" in line and "-" in line and bool(_TABLE_SEP_RE.match(line))
 
 
@@ -368,7 +369,7 @@ def parse_markdown(text: str, stem: str) -> tuple[str, list[Block]]:
         if _THEMATIC_RE.match(raw):
             out.flush()
             continue
-        if "|" in raw and i < len(lines) and _is_table_separator(lines[i]):
+        if "|" in raw and i < len(lines) and is_table_separator(lines[i]):
             header = _pipe_row_text(raw)
             i += 1  # the separator row
             rows: list[tuple[int, str]] = []
@@ -411,7 +412,7 @@ def looks_like_markdown(text: str) -> bool:
     for k, line in enumerate(lines):
         if re.match(r"^ {0,3}#{1,6}[ \t]+\S", line):
             return True
-        if k and _is_table_separator(line) and "|" in lines[k - 1]:
+        if k and is_table_separator(line) and "|" in lines[k - 1]:
             return True
     return False
 

@@ -26,6 +26,7 @@ from functools import lru_cache
 from typing import Any
 
 from assistant import definitions
+from assistant.documents import is_table_separator
 
 MIN_CHARS = 6  # shorter "sentences" are headings, labels or stray markup
 MAX_CHARS = 160  # longer ones are cut at clause boundaries so a quote stays readable
@@ -57,7 +58,6 @@ _ABBREVIATION = re.compile(
     r"(?:\b(?:St|Mt|Ft|Mr|Mrs|Ms|Dr|Prof|Sr|Jr|No|vs|e\.g|i\.e|U\.S)|(?<![\w.])[A-Z])\.\s*$"
 )
 _CLAUSE_END = re.compile(r"(?<=[，,、：:])")
-_MD_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
@@ -226,13 +226,13 @@ def _units(text: str, passage: int) -> list[_Unit]:
                 for piece in _sentences(line):
                     _add(units, piece, passage)
             continue
-        if _MD_SEPARATOR.match(line):
+        if is_table_separator(line):
             continue
         following = lines[n + 1] if n + 1 < len(lines) else ""
         starts_table = n == 0 or _table_cells(lines[n - 1]) is None
         # The first line of a table is its header: the chunker repeats it at the top of
         # every chunk of a long table, without the "|---|" line under it.
-        if starts_table and ("\t" in line or _MD_SEPARATOR.match(following)
+        if starts_table and ("\t" in line or is_table_separator(following)
                              or (_table_cells(following) is not None and _labels(cells))):
             header = " | ".join(_clean(c) for c in cells)
             continue
@@ -278,7 +278,7 @@ def _table_cells(line: str) -> list[str] | None:
     stripped = line.strip()
     if stripped.startswith("|") or stripped.count(" | ") >= 2:
         cells = [c for c in stripped.strip("|").split("|") if c.strip()]
-        return cells if len(cells) >= 2 or _MD_SEPARATOR.match(line) else None
+        return cells if len(cells) >= 2 or is_table_separator(line) else None
     return None
 
 

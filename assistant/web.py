@@ -663,21 +663,13 @@ def build_ui(service: Service) -> gr.Blocks:
         def ask(question: str) -> dict:
             """Answer one question from the documents: the text with [n] markers, and the
             passages it cites (file, heading, lines, text) under "citations"."""
-            from assistant.api import citation_json
+            from assistant.api import answer_fields
 
             try:
                 answer = service.ask(question, [])
             except AssistantError as e:
                 raise gr.Error(str(e)) from e
-            return {
-                "answer": answer.answer,
-                "citations": [citation_json(s) for s in answer.citations],
-                "sources": [citation_json(s) for s in answer.sources],
-                "abstained": answer.abstained,
-                "backend": answer.backend,
-                "notice": answer.notice,
-                "error": getattr(answer, "error", None),
-            }
+            return {"answer": answer.answer, **answer_fields(answer)}
 
         gr.api(ask, api_name="ask", concurrency_id="answer",
                concurrency_limit=ANSWER_CONCURRENCY)
