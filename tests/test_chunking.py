@@ -9,20 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from default_corpus import CORPUS, DEFAULT_FILES, WORD
 
 from assistant import chunking, notices
 from assistant.chunking import Chunk, chunk_document, make_token_counter, split_sentences
 from assistant.documents import Block, Document, decode_text, load_document
-
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
-DEFAULT_FILES = [
-    "ai-all-in-one-glossary.txt",
-    "ai-os-notes-extended.md",
-    "ai-os-notes.md",
-    "ai-technology-overview.md",
-    "os-in-the-ai-era-slides.txt",
-]
-WORD = re.compile(r"[0-9A-Za-z\u4e00-\u9fff]+")
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import pytest
+from default_corpus import CORPUS, DEFAULT_FILES, WORD
 
 from assistant.documents import (
     SUPPORTED_SUFFIXES,
@@ -16,16 +16,6 @@ from assistant.documents import (
     decode_text,
     load_document,
 )
-
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
-DEFAULT_FILES = [
-    "ai-all-in-one-glossary.txt",
-    "ai-os-notes-extended.md",
-    "ai-os-notes.md",
-    "ai-technology-overview.md",
-    "os-in-the-ai-era-slides.txt",
-]
-WORD = re.compile(r"[0-9A-Za-z\u4e00-\u9fff]+")
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
