@@ -293,6 +293,11 @@ class Assistant:
         return self._searcher
 
     @property
+    def built_searcher(self) -> Any:
+        """The searcher if it is built already, else None (never builds it)."""
+        return self._searcher
+
+    @property
     def generator(self) -> Generator | None:
         if self._generator is _RESOLVE:
             with self._lock:

@@ -458,8 +458,8 @@ class Service:
     def _embedder(self):
         # Never builds anything: while the models load in the background (or after that
         # load failed) an index run loads its own embedder (load_embedder caches it).
-        if hasattr(self.assistant, "_searcher"):  # the lazy Assistant: only if built
-            searcher = self.assistant._searcher
+        if hasattr(self.assistant, "built_searcher"):  # the lazy Assistant: only if built
+            searcher = self.assistant.built_searcher
         else:
             try:
                 searcher = getattr(self.assistant, "searcher", None)

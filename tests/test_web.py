@@ -592,7 +592,7 @@ def test_the_embedder_is_not_loaded_by_asking_for_it_while_models_load(small_ind
 
     service = Service(small_index, warm=False)
     assert isinstance(service.assistant, Assistant)
-    assert service.embedder() is None and service.assistant._searcher is None
+    assert service.embedder() is None and service.assistant.built_searcher is None
     service.warm_in_background().join(60)
     assert service.embedder() is not None
 
