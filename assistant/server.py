@@ -411,7 +411,7 @@ class Service:
         self.auth = auth
         self._factory = assistant_factory or _default_factory
         self.assistant = self._factory(settings)
-        self.load_error: str | None = None  # set when loading in the background failed
+        self._load_error: str | None = None  # the last background load's failure
         if warm:
             _warm(self.assistant)
         self._variants: OrderedDict[tuple, Any] = OrderedDict()
@@ -436,7 +436,7 @@ class Service:
             try:
                 _warm(self.assistant)
             except Exception as e:  # each question raises it again, with its message
-                self.load_error = str(e)
+                self._load_error = str(e)
                 log.warning("loading the models failed: %s", e)
 
         thread = threading.Thread(target=warm, name="warm-models", daemon=True)
@@ -446,10 +446,12 @@ class Service:
     @property
     def loading(self) -> bool:
         """True while the models are still being loaded (see :meth:`warm_in_background`)."""
-        loaded = getattr(self.assistant, "loaded", True)
-        if loaded and self.load_error is not None:  # a later question loaded them after all
-            self.load_error = None
-        return self.load_error is None and loaded is False
+        return self.load_error is None and getattr(self.assistant, "loaded", True) is False
+
+    @property
+    def load_error(self) -> str | None:
+        """Why the background load failed, while nothing has loaded the models since."""
+        return None if getattr(self.assistant, "loaded", True) else self._load_error
 
     def embedder(self):
         """The assistant's loaded embedder (for index runs), or None."""
