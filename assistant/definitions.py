@@ -1,10 +1,11 @@
 """Definition questions ("What is LoRA?", "什么是 MoE？", "LoRA 是什么？") and the places
 that define their subject.
 
-A question that only names a term matches every passage that mentions it, and BM25
-favours the one that repeats it most: a benchmark table with five "LoRA" rows beat the
-glossary line "LoRA | Low-Rank Adaption of Large Language Models, …". Search lifts the
-passages that define the term, and extractive answers prefer the defining sentence.
+A question that only names a term (or asks for an overview: "介绍一下 MoE") matches
+every passage that mentions it, and BM25 favours the one that repeats it most: a
+benchmark table with five "LoRA" rows beat the glossary line "LoRA | Low-Rank Adaption
+of Large Language Models, …". Search lifts the passages that define the term, and
+extractive answers prefer the defining sentence.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from functools import lru_cache
 
 _QUESTION = (
     re.compile(r"(?i)^(?:what|who)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(.+)$"),
-    re.compile(r"(?i)^(?:define|explain)\s+(.+)$"),
+    re.compile(r"(?i)^(?:define|explain|describe|tell\s+me\s+about|what\s+do\s+you\s+know"
+               r"\s+about)\s+(?:an?\s+|the\s+)?(.+)$"),
+    # A request for an overview is a definition question too: "简单说说 LoRA", "介绍一下 MoE".
+    re.compile(r"^(?:请|请你|给我|帮我|你能)?(?:简单|简要|详细)?地?"
+               r"(?:介绍|说说|讲讲|谈谈|聊聊|解释)(?:一下)?(?:什么是)?\s*(.+)$"),
     re.compile(r"^(?:请问)?什么(?:是|叫)(?:做)?(.+)$"),
     re.compile(r"^(.+?)\s*的(?:定义|含义|意思)是(?:什么|啥)"),
     re.compile(r"^(.+?)(?:到底|究竟)?(?:是|指)(?:什么|谁|啥|指什么|的是什么|[做干]什么的)"),

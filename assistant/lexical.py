@@ -30,6 +30,18 @@ QUERY_STOPWORDS = frozenset(
     what which who whom whose when where why how does do did can could should would will
     this that these those it its their there than then into about after before also
     """.split()  # noqa: SIM905 - a word list reads better as text
+) | frozenset(
+    # Words that phrase a request rather than name its topic: a chat user writes "简单说说
+    # LoRA", "帮我总结一下 vLLM 的特点", "Tell me about LoRA", "… in the notes". Searched,
+    # "简单" outweighed "LoRA" and no passage about LoRA came first; weighed by the
+    # abstain check, they made such questions abstain.
+    """
+    我 我们 你 您 想 想要 知道 了解 介绍 说 说说 讲 讲讲 谈 谈谈 聊聊 解释 告诉 帮 帮忙 帮我
+    给 给我 总结 概括 概述 简单 简要 简述 详细 具体 一下 能否 能不能 可否 有没有 关于 内容
+    文档 文章 资料 笔记 提到 提及 里面 里 介绍一下 解释一下 说明一下 说一下 讲一下 总结一下 概括一下
+    me tell explain describe summarize summarise please know want overview brief briefly
+    detail details note notes document documents doc docs
+    """.split()  # noqa: SIM905
 )
 
 
