@@ -18,7 +18,8 @@ this prints:
 
 Sets: ``seeds_dev.jsonl`` over the default corpus; CMRC 2018 (first N questions of
 ``bench/out/cmrc/questions.jsonl``, plus the questions of 90 passages left out of the
-corpus, ``tests/data/answer/heldout.json``); optionally SQuAD the same way. The held-out
+corpus, ``tests/data/answer/heldout.json``); CMRC split B, a check split (90 other
+passages left out, answerable questions from 301 on); optionally SQuAD the same way. The held-out
 corpora and their indexes are made under ``--work``; give ``--cmrc-index`` (an index of
 the full CMRC corpus) to derive them in seconds instead of embedding again.
 
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                    "when given, SQuAD is run too")
     p.add_argument("-n", type=int, default=300, help="answerable CMRC/SQuAD questions (300)")
     p.add_argument("--work", type=Path, default=Path("/tmp/answers-bench"))
-    p.add_argument("--skip", nargs="*", default=[], choices=("dev", "cmrc", "squad"))
+    p.add_argument("--skip", nargs="*", default=[], choices=("dev", "cmrc", "cmrc-b", "squad"))
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args(argv)
 
@@ -247,6 +248,21 @@ def main(argv: list[str] | None = None) -> int:
         corpus = holdout(args.cmrc_dir / "corpus", args.work, "cmrc", lambda f: f.name not in docs)
         settings = settings_for(corpus, args.work / "idx_cmrc", args.embedder, args.cmrc_index)
         results.append(run_set("cmrc", settings, answerable + unanswerable))
+        show(results[-1])
+
+    if "cmrc-b" not in args.skip:
+        # The check split, made after the abstain rules were set: other passages left out,
+        # answerable questions from the later part of the set.
+        docs = set(held["cmrc_docs_b"])
+        qs = read_jsonl(args.cmrc_dir / "questions.jsonl")
+        later = [q for q in qs[300:] if q["doc"] not in docs]
+        answerable = later[: args.n]
+        unanswerable = [dict(q, answerable=False) for q in qs[300:] if q["doc"] in docs]
+        corpus = holdout(args.cmrc_dir / "corpus", args.work, "cmrc_b",
+                         lambda f: f.name not in docs)
+        settings = settings_for(corpus, args.work / "idx_cmrc_b", args.embedder,
+                                args.cmrc_index)
+        results.append(run_set("cmrc-b", settings, answerable + unanswerable))
         show(results[-1])
 
     if "squad" not in args.skip and args.squad_index is not None:

@@ -4,6 +4,7 @@ the prompt, and the real llama.cpp path on a tiny GGUF."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 from tiny_gguf import build_corrupt_gguf, build_tiny_gguf
 
 from assistant.abstain import (
+    SUBJECT_MISSING,
     THRESHOLD,
     Relevance,
     answer_type_words,
@@ -20,6 +22,7 @@ from assistant.abstain import (
     content_weights,
     coverage,
     relevance,
+    topic_word,
     window_coverage,
 )
 from assistant.answer import (
@@ -34,6 +37,7 @@ from assistant.answer import (
 )
 from assistant.config import Settings
 from assistant.errors import AssistantError
+from assistant.lexical import query_tokens
 from assistant.prompt import (
     SYSTEM,
     answer_messages,
@@ -294,6 +298,7 @@ def test_condense_by_rule():
                {"role": "assistant", "content": "UC Berkeley [1]"}]
     assert condense_by_rule("它支持哪些量化方法？", history) == "vLLM支持哪些量化方法？"
     assert condense_by_rule("量化呢？", history) == "vLLM 量化呢？"
+    assert condense_by_rule("详细说说", history) == "vLLM 详细说说"  # a request, no topic
     assert condense_by_rule("TGI 是哪家推出的？", history) == "TGI 是哪家推出的？"
     assert condense_by_rule("它支持哪些量化方法？", []) == "它支持哪些量化方法？"
     en = [{"role": "user", "content": "What does LoRA freeze?"}]
@@ -522,6 +527,61 @@ def test_compound_names_are_one_term_found_as_a_phrase():
         assert coverage({"gpt 5": 1.0}, text)[0] == 1.0, text
     for text in ("GPT-4 有 5 个版本", "GPT-50", "GPT-5.5", "ChatGPT5"):
         assert coverage({"gpt 5": 1.0}, text)[0] == 0.0, text
+
+
+def test_request_words_name_no_topic():
+    # A chat user asks for an overview; only the topic is searched and weighed.
+    assert query_tokens("简单说说 LoRA") == ("lora",)
+    assert query_tokens("帮我解释一下 GEMM") == ("gemm",)
+    assert query_tokens("给我讲讲量化") == ("量化",)
+    assert query_tokens("Please tell me about LoRA") == ("lora",)
+
+
+def test_a_name_glued_to_a_verb_is_looked_up_alone():
+    q = "钟惺有哪些代表作？"
+    assert "钟惺有" in query_tokens(q)  # jieba's cut
+    df = {"钟惺": 3, "代表作": 40}.get  # the index never saw "钟惺有"
+    weights = content_weights(q, lambda t: df(t, 0), 1000)
+    assert "钟惺" in weights and "钟惺有" not in weights
+    assert coverage(weights, "钟惺的代表作有《隐秀轩集》。")[0] == 1.0
+    # A word the index does know stays whole.
+    assert "钟惺有" in content_weights(q, lambda t: 5, 1000)
+
+
+def test_neighbouring_chinese_words_must_stay_together():
+    q = "单斑笛鲷以什么为食？"
+    weights = content_weights(q, lambda t: 2, 1000)
+    pieces = [t for t in query_tokens(q) if t in weights]
+    assert any(a + b in weights for a, b in itertools.pairwise(pieces))
+    own = coverage(weights, "单斑笛鲷以甲壳类为食。")[0]
+    sibling = coverage(weights, "火斑笛鲷分布于印度洋，单斑的幼鱼以甲壳类为食。")[0]
+    assert own == 1.0 and sibling < own
+    # A word naming the answer's kind is not held to its neighbour: "机构开发".
+    assert "机构开发" not in content_weights("vLLM 是哪个机构开发的？", lambda t: 2, 100)
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("黑尾前肛鳗的体长是多少？", "黑尾前"),  # jieba's first piece of the name
+        ("Kubernetes 的调度器是什么？", "kubernet"),
+        ("vLLM 是哪个机构开发的？", "vllm"),
+        ("What UN secretary went to Harvard?", None),  # English opens with its question
+    ],
+)
+def test_the_topic_of_a_chinese_question_is_its_first_word(question, topic):
+    weights = content_weights(question, lambda t: 2, 100)
+    assert topic_word(question, weights, answer_type_words(question)) == topic
+
+
+def test_a_passage_without_the_topic_scores_less(searcher):
+    # "NVSwitch" is no word of the corpus; the rest of the question matches NVLink's line.
+    near = "NVSwitch 是 NVIDIA 的高速互联技术吗？"
+    own = "NVLink 是 NVIDIA 的高速互联技术吗？"
+    rel_near = relevance(near, searcher.search(near, k=3), searcher)
+    rel_own = relevance(own, searcher.search(own, k=3), searcher)
+    assert "nvswitch" in rel_near.missing and rel_own.relevant
+    assert rel_near.score <= SUBJECT_MISSING * rel_near.window < rel_own.score
 
 
 def test_window_coverage_wants_the_words_together():
