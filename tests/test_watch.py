@@ -201,7 +201,7 @@ def test_run_watch_cli_prints_a_line_per_run(tmp_path):
         second = lines.get(timeout=DEADLINE)
         assert "re-indexed: 1 added" in second
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(10) == 0
+        assert proc.wait(60) == 0  # prompt on an idle machine; a busy one takes longer
         assert any(x.startswith("watching") for x in err)
     finally:
         if proc.poll() is None:
