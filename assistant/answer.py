@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from assistant import definitions
 from assistant.abstain import EN_FILLER, QUESTION_WORD, relevance
 from assistant.citations import parse_citations
 from assistant.errors import AssistantError
@@ -185,6 +186,8 @@ def needs_context(question: str) -> bool:
         return True
     if _FOLLOW_UP.search(question.strip()):
         return True
+    if definitions.subject(question):  # "介绍一下 MoE", "What is LoRA?": names its topic
+        return False
     return len(_content_terms(question)) <= 1
 
 

@@ -17,13 +17,16 @@ _QUESTION = (
     re.compile(r"(?i)^(?:what|who)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(.+)$"),
     re.compile(r"(?i)^(?:define|explain|describe|tell\s+me\s+about|what\s+do\s+you\s+know"
                r"\s+about)\s+(?:an?\s+|the\s+)?(.+)$"),
-    # A request for an overview is a definition question too: "简单说说 LoRA", "介绍一下 MoE".
-    re.compile(r"^(?:请|请你|给我|帮我|你能)?(?:简单|简要|详细)?地?"
-               r"(?:介绍|说说|讲讲|谈谈|聊聊|解释)(?:一下)?(?:什么是)?\s*(.+)$"),
     re.compile(r"^(?:请问)?什么(?:是|叫)(?:做)?(.+)$"),
     re.compile(r"^(.+?)\s*的(?:定义|含义|意思)是(?:什么|啥)"),
     re.compile(r"^(.+?)(?:到底|究竟)?(?:是|指)(?:什么|谁|啥|指什么|的是什么|[做干]什么的)"),
+    # A request for an overview is a definition question too: "简单说说 LoRA", "介绍一下
+    # MoE". Last, so that "解释器是什么？" asks about 解释器.
+    re.compile(r"^(?:请|请你|给我|帮我|你能)?(?:简单|简要|详细)?地?"
+               r"(?:介绍|说说|讲讲|谈谈|聊聊|解释)(?:一下|下)?(?:什么是)?\s*(.+)$"),
 )
+# What is left of a request that names nothing: "介绍一下", "聊聊天", "说说看".
+_NO_TERM = re.compile(r"一?下|[\u4e00-\u9fff]")
 MAX_SUBJECT_CHARS = 40  # longer "subjects" are whole questions ("what is the name of…")
 
 
@@ -34,7 +37,7 @@ def subject(question: str) -> str | None:
         m = pattern.match(q)
         if m:
             term = m.group(1).strip().strip("\"'“”「」《》")
-            if term and len(term) <= MAX_SUBJECT_CHARS:
+            if term and len(term) <= MAX_SUBJECT_CHARS and not _NO_TERM.fullmatch(term):
                 return term
             return None
     return None
