@@ -299,6 +299,8 @@ def test_condense_by_rule():
     assert condense_by_rule("它支持哪些量化方法？", history) == "vLLM支持哪些量化方法？"
     assert condense_by_rule("量化呢？", history) == "vLLM 量化呢？"
     assert condense_by_rule("详细说说", history) == "vLLM 详细说说"  # a request, no topic
+    assert condense_by_rule("介绍一下 MoE", history) == "介绍一下 MoE"  # names its topic
+    assert condense_by_rule("What is LoRA?", history) == "What is LoRA?"
     assert condense_by_rule("TGI 是哪家推出的？", history) == "TGI 是哪家推出的？"
     assert condense_by_rule("它支持哪些量化方法？", []) == "它支持哪些量化方法？"
     en = [{"role": "user", "content": "What does LoRA freeze?"}]
@@ -535,6 +537,12 @@ def test_request_words_name_no_topic():
     assert query_tokens("帮我解释一下 GEMM") == ("gemm",)
     assert query_tokens("给我讲讲量化") == ("量化",)
     assert query_tokens("Please tell me about LoRA") == ("lora",)
+    assert query_tokens("What is Triton used for in the notes?") == ("triton", "use")
+    assert query_tokens("Summarize what the notes say about vLLM") == ("vllm",)
+    assert query_tokens("文档里提到了哪些推理框架？") == ("推理", "框架")
+    # The same words as a topic stay: the document loader, how notes are chunked.
+    assert query_tokens("What does the document loader do?") == ("document", "loader")
+    assert query_tokens("文档加载器是做什么的？")[0] == "文档"
 
 
 def test_a_name_glued_to_a_verb_is_looked_up_alone():
@@ -553,7 +561,7 @@ def test_neighbouring_chinese_words_must_stay_together():
     weights = content_weights(q, lambda t: 2, 1000)
     pieces = [t for t in query_tokens(q) if t in weights]
     assert any(a + b in weights for a, b in itertools.pairwise(pieces))
-    own = coverage(weights, "单斑笛鲷以甲壳类为食。")[0]
+    own = coverage(weights, "单斑笛鲷主要以甲壳类为食。")[0]  # a word between: still found
     sibling = coverage(weights, "火斑笛鲷分布于印度洋，单斑的幼鱼以甲壳类为食。")[0]
     assert own == 1.0 and sibling < own
     # A word naming the answer's kind is not held to its neighbour: "机构开发".
@@ -563,7 +571,9 @@ def test_neighbouring_chinese_words_must_stay_together():
 @pytest.mark.parametrize(
     ("question", "topic"),
     [
-        ("黑尾前肛鳗的体长是多少？", "黑尾前"),  # jieba's first piece of the name
+        # jieba cuts the unknown name 黑尾前肛鳗 into 黑尾前 + 肛鳗: the first piece it is.
+        ("黑尾前肛鳗的体长是多少？", "黑尾前"),
+        ("根据文档，vLLM 是哪个机构开发的？", "vllm"),  # where to look is no topic
         ("Kubernetes 的调度器是什么？", "kubernet"),
         ("vLLM 是哪个机构开发的？", "vllm"),
         ("What UN secretary went to Harvard?", None),  # English opens with its question
