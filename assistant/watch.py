@@ -28,6 +28,7 @@ OnError = Callable[[BaseException], None]
 
 # A stream of events that never pauses (a long copy) still gets indexed this often.
 MAX_WAIT_FACTOR = 10
+OBSERVER_STOP_S = 5.0  # longest wait for the file observer to stop
 
 
 class CorpusWatcher:
@@ -85,7 +86,9 @@ class CorpusWatcher:
             self._cond.notify_all()
         if self._observer is not None:
             self._observer.stop()
-            self._observer.join(timeout)
+            # Its threads are daemons that only watch files: a stuck inotify read must not
+            # keep Ctrl-C from ending the process.
+            self._observer.join(OBSERVER_STOP_S if timeout is None else timeout)
         if self._thread is not None:
             self._thread.join(timeout)
 

@@ -4,6 +4,7 @@ trigger runs."""
 
 from __future__ import annotations
 
+import os
 import queue
 import signal
 import subprocess
@@ -188,8 +189,10 @@ def test_run_watch_cli_prints_a_line_per_run(tmp_path):
         f"embedder={MINILM!r}, models_dir={str(settings.models_dir)!r})\n"
         "sys.exit(run_watch_cli(s))\n"
     )
+    # faulthandler: SIGABRT prints every thread's stack, should Ctrl-C not end the process.
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHONFAULTHANDLER": "1"})
     lines: queue.Queue[str] = queue.Queue()
     err: list[str] = []
     threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
@@ -201,7 +204,14 @@ def test_run_watch_cli_prints_a_line_per_run(tmp_path):
         second = lines.get(timeout=DEADLINE)
         assert "re-indexed: 1 added" in second
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(60) == 0  # prompt on an idle machine; a busy one takes longer
+        try:
+            code = proc.wait(60)  # prompt on an idle machine; a busy one takes longer
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            proc.wait(10)
+            time.sleep(0.5)
+            pytest.fail("Ctrl-C did not end `index --watch`:\n" + "".join(err)[-8000:])
+        assert code == 0
         assert any(x.startswith("watching") for x in err)
     finally:
         if proc.poll() is None:
