@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(ROOT.parent / "shared/models/tiktoken"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 HELDOUT = ROOT / "tests/data/answer/heldout.json"
+SPLIT_B_FROM = 300  # CMRC split B takes its questions from here on (heldout.json, "about")
 
 
 def norm(text: str) -> str:
@@ -223,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
                    "when given, SQuAD is run too")
     p.add_argument("-n", type=int, default=300, help="answerable CMRC/SQuAD questions (300)")
     p.add_argument("--work", type=Path, default=Path("/tmp/answers-bench"))
-    p.add_argument("--skip", nargs="*", default=[], choices=("dev", "cmrc", "cmrc-b", "squad"))
+    p.add_argument("--skip", nargs="*", default=[], choices=("dev", "cmrc", "cmrc-b", "squad"),
+                   help="sets to leave out (each CMRC split on its own)")
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args(argv)
 
@@ -255,9 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         # answerable questions from the later part of the set.
         docs = set(held["cmrc_docs_b"])
         qs = read_jsonl(args.cmrc_dir / "questions.jsonl")
-        later = [q for q in qs[300:] if q["doc"] not in docs]
-        answerable = later[: args.n]
-        unanswerable = [dict(q, answerable=False) for q in qs[300:] if q["doc"] in docs]
+        later = qs[SPLIT_B_FROM:]
+        answerable = [q for q in later if q["doc"] not in docs][: args.n]
+        unanswerable = [dict(q, answerable=False) for q in later if q["doc"] in docs]
         corpus = holdout(args.cmrc_dir / "corpus", args.work, "cmrc_b",
                          lambda f: f.name not in docs)
         settings = settings_for(corpus, args.work / "idx_cmrc_b", args.embedder,
