@@ -373,4 +373,4 @@ def _dense(question: str, hit: Any, searcher: Any) -> float | None:
         vec = vectors.index.reconstruct(int(hit.chunk_id))
     except Exception:  # removed by an index run since the search
         return None
-    return float(vec @ embedder.embed_query(question))
+    return float(vec @ searcher.query_vector(question))

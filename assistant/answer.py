@@ -530,8 +530,10 @@ def _sentence_similarity(searcher: Any, question: str):
     if dense_weight(getattr(embedder, "name", ""), question) == 0.0:
         return None
 
+    query_vector = getattr(searcher, "query_vector", embedder.embed_query)
+
     def similarity(q: str, sentences: list[str]):
-        return embedder.embed_passages(sentences) @ embedder.embed_query(q)
+        return embedder.embed_passages(sentences) @ query_vector(q)
 
     return similarity
 

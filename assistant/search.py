@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -26,6 +27,8 @@ from assistant.errors import AssistantError
 from assistant.lexical import fts_query, query_tokens
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+QUERY_VECTORS_KEPT = 16  # questions whose embedding is kept (concurrent users)
 
 # Embedders trained on many languages; any other is treated as English-only.
 MULTILINGUAL_HINTS = ("multilingual", "bge-m3", "labse", "m3e", "text2vec", "bge-small-zh",
@@ -120,6 +123,9 @@ class Searcher:
         self._lock = threading.Lock()
         self._gen = -1
         self._vectors: store.VectorIndex | None = None
+        # One question's vector serves search, the abstain check and extractive answers.
+        self._qvecs: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._qlock = threading.Lock()
         self.refresh()
 
     # -- index state ----------------------------------------------------------------
@@ -157,10 +163,25 @@ class Searcher:
         ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
+    def query_vector(self, query: str) -> np.ndarray:
+        """The embedding of ``query``, kept for the last few questions: one answer reads it
+        three times (search, abstaining, extractive sentence choice)."""
+        with self._qlock:
+            vec = self._qvecs.get(query)
+            if vec is not None:
+                self._qvecs.move_to_end(query)
+                return vec
+        vec = self.embedder.embed_query(query)
+        with self._qlock:
+            self._qvecs[query] = vec
+            while len(self._qvecs) > QUERY_VECTORS_KEPT:
+                self._qvecs.popitem(last=False)
+        return vec
+
     def dense(self, query: str, k: int, qvec: np.ndarray | None = None) -> list[tuple[int, float]]:
         if self._vectors is None or len(self._vectors) == 0:
             return []
-        qvec = self.embedder.embed_query(query) if qvec is None else qvec
+        qvec = self.query_vector(query) if qvec is None else qvec
         return self._vectors.search(qvec, k)
 
     # -- fusion ---------------------------------------------------------------------------
@@ -176,7 +197,7 @@ class Searcher:
         lex = dict(self.lexical(query, pool))
         if w == 0.0:  # no need to embed the query (the costly part under load)
             return sorted(lex.items(), key=lambda x: -x[1])[:k] or self.dense(query, k)
-        qvec = self.embedder.embed_query(query)
+        qvec = self.query_vector(query)
         den = dict(self.dense(query, pool, qvec))
         cands = list(lex.keys() | den.keys())
         # Score every candidate on both parts, so a passage found by one part alone

@@ -409,6 +409,16 @@ def test_missing_index_is_refused_up_front(tmp_path):
 # ------------------------------------------------------------------------ threads
 
 
+def test_an_english_question_is_embedded_once(extractive, monkeypatch):
+    # Search, the abstain check and the choice of sentences all read the same vector.
+    calls = []
+    embed = extractive.searcher.embedder.embed_query
+    monkeypatch.setattr(extractive.searcher.embedder, "embed_query",
+                        lambda q: calls.append(q) or embed(q))
+    answer = extractive.ask("Which matrices does LoRA train per layer, once embedded?")
+    assert not answer.abstained and calls == [answer.standalone]
+
+
 def test_many_threads_share_one_assistant(extractive):
     expected = extractive.ask("vLLM 是谁开发的？").answer
     results: list[str] = []
