@@ -65,8 +65,8 @@ import itertools
 import math
 import re
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import cache, cached_property, lru_cache
 from typing import Any
 
 from assistant.lexical import QUERY_STOPWORDS, query_tokens, tokenize
@@ -109,21 +109,35 @@ class Relevance:
     dense: float | None
     score: float
     missing: tuple[str, ...] = ()  # terms (words, pairs) the best passage lacks, heaviest first
-    coverages: tuple[float, ...] = ()  # the coverage of every hit, in rank order
     window: float = 0.0  # the best passage's best two-sentence coverage (``score``'s base)
+    # What ``coverages`` is worked out from, only if asked: the decision reads the top hit.
+    _hits: Sequence[Any] = field(default=(), compare=False, repr=False)
+    _weights: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    _kinds: Collection[str] = field(default=(), compare=False, repr=False)
 
     @property
     def relevant(self) -> bool:
         return self.score >= THRESHOLD
 
+    @cached_property
+    def coverages(self) -> tuple[float, ...]:
+        """The coverage of every hit, in rank order."""
+        return tuple(
+            round(coverage(self._weights, f"{h.title}\n{h.heading}\n{h.text}", self._kinds)[0], 4)
+            for h in self._hits
+        )
 
-def content_weights(question: str, doc_freq: DocFreq, n_chunks: int) -> dict[str, float]:
+
+def content_weights(
+    question: str, doc_freq: DocFreq, n_chunks: int, kinds: Collection[str] | None = None
+) -> dict[str, float]:
     """The question's content words, each with its BM25 IDF in the index, then pairs of
     adjacent Chinese words ("单斑笛") that must be found together.
 
     A name with a version or size (``GPT-5``, ``Llama-3-70B``, ``iPhone 15``) counts as one
     term, keyed by its pieces joined with a space, that a passage must hold as a phrase
     ("GPT-4" does not stand for "GPT-5"); it weighs as much as its pieces together.
+    ``kinds``: the question's :func:`answer_type_words`, if the caller has them.
     """
     toks = [t for t in query_tokens(question) if not QUESTION_WORD.search(t)]
     toks = [t for t in toks if t not in EN_FILLER] or list(query_tokens(question))
@@ -150,7 +164,7 @@ def content_weights(question: str, doc_freq: DocFreq, n_chunks: int) -> dict[str
     # evidence too: a passage about 火斑笛鲷 holds "笛" and "鲷" but not "单斑笛" of
     # "单斑笛鲷以什么为食？". The pair weighs as its lighter word; a word naming the kind
     # of answer (哪个**机构**开发) is left out, as evidence names the answer instead.
-    kinds = answer_type_words(question)
+    kinds = answer_type_words(question) if kinds is None else kinds
     cjk = [t for t in toks if _CJK.fullmatch(t[0]) and _CJK.fullmatch(t[-1])
            and t not in _FUNCTION_CHARS]
     for a, b in itertools.pairwise(cjk):
@@ -301,11 +315,10 @@ def relevance(question: str, hits: Sequence[Any], searcher: Any) -> Relevance:
     if not hits:
         return Relevance(0.0, None, 0.0)
     doc_freq, n_chunks = _index_stats(searcher)
-    weights = content_weights(question, doc_freq, n_chunks)
     kinds = answer_type_words(question)
-    covered = [coverage(weights, f"{h.title}\n{h.heading}\n{h.text}", kinds) for h in hits]
-    cov, missing = covered[0]
+    weights = content_weights(question, doc_freq, n_chunks, kinds)
     top = hits[0]
+    cov, missing = coverage(weights, f"{top.title}\n{top.heading}\n{top.text}", kinds)
     win = window_coverage(weights, f"{top.title}\n{top.heading}\n", top.text, kinds)
     dense = _dense(question, top, searcher)
     score = win
@@ -318,10 +331,8 @@ def relevance(question: str, hits: Sequence[Any], searcher: Any) -> Relevance:
     if dense is not None and calib is not None:
         weight, centre = calib
         score += weight * (dense - centre)
-    return Relevance(
-        round(cov, 4), dense, round(score, 4), missing,
-        tuple(round(c, 4) for c, _ in covered), round(win, 4),
-    )
+    return Relevance(round(cov, 4), dense, round(score, 4), missing, round(win, 4),
+                     tuple(hits), weights, kinds)
 
 
 # Sentence ends: Chinese and Latin punctuation, line breaks.
@@ -346,6 +357,7 @@ def _index_stats(searcher: Any) -> tuple[DocFreq, int]:
     conn = searcher.db.get()
     n_chunks = int(conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
+    @cache  # one question's lookups: a word may be asked for twice
     def doc_freq(token: str) -> int:
         phrase = '"' + token.replace('"', '""') + '"'
         try:
