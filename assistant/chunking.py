@@ -16,7 +16,6 @@ How text is cut:
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import re
@@ -28,7 +27,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from assistant import notices
-from assistant.documents import Block, Document
+from assistant.documents import Block, Document, has_text
+from assistant.hub import tiktoken_file_name
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,6 @@ EMBED_HEADROOM = 2
 
 # ------------------------------------------------------------------ token counting
 
-_CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
-
-
 def tiktoken_cache_file() -> Path | None:
     """Where tiktoken looks for its cl100k_base file (None: caching disabled)."""
     cache_dir = os.environ.get("TIKTOKEN_CACHE_DIR")
@@ -67,7 +64,7 @@ def tiktoken_cache_file() -> Path | None:
         cache_dir = str(Path(tempfile.gettempdir()) / "data-gym-cache")
     if cache_dir == "":
         return None
-    return Path(cache_dir) / hashlib.sha1(_CL100K_URL.encode()).hexdigest()
+    return Path(cache_dir) / tiktoken_file_name()
 
 
 @lru_cache(maxsize=1)
@@ -188,10 +185,6 @@ def _join(pieces: Sequence[_Piece]) -> str:
     return "".join(out).strip()
 
 
-def _has_text(text: str) -> bool:
-    return any(ch.isalnum() for ch in text)
-
-
 _LABEL_MAX_TOKENS = 16
 _NOT_LABEL_END = tuple("。！？；.!?;，,、")
 
@@ -200,7 +193,7 @@ def _is_label(line: str, count: Counter) -> bool:
     """A short line that names what follows: a term, a slide title, "LLaMA2:"."""
     text = line.strip()
     return (
-        _has_text(text)
+        has_text(text)
         and not text.endswith(_NOT_LABEL_END)
         and not text.startswith(("- ", "* ", "+ ", "• "))
         and count(text) <= _LABEL_MAX_TOKENS
@@ -360,7 +353,7 @@ def chunk_document(
 
     chunks: list[Chunk] = []
     for title, heading, text, lo, hi, page in raw:
-        if not _has_text(text):
+        if not has_text(text):
             continue
         chunks.append(Chunk(doc.path, title, heading, text, lo, hi, page, len(chunks)))
     return chunks
@@ -373,7 +366,7 @@ def _chunk_table(
     rows = [
         (text.strip(), n)
         for text, n in zip(block.text.split("\n"), block.line_numbers(), strict=True)
-        if _has_text(text)
+        if has_text(text)
     ]
     if not rows:
         return []

@@ -70,11 +70,16 @@ def tiktoken_dir(models_dir: str | Path) -> Path:
     return Path(models_dir).expanduser() / "tiktoken"
 
 
-def tiktoken_file(models_dir: str | Path) -> Path:
-    """cl100k_base under the name tiktoken's cache gives it (sha1 of its URL)."""
+def tiktoken_file_name() -> str:
+    """The name tiktoken's cache gives cl100k_base: the sha1 of its URL."""
     import hashlib
 
-    return tiktoken_dir(models_dir) / hashlib.sha1(TIKTOKEN_URL.encode()).hexdigest()
+    return hashlib.sha1(TIKTOKEN_URL.encode()).hexdigest()
+
+
+def tiktoken_file(models_dir: str | Path) -> Path:
+    """cl100k_base in ``models/tiktoken``, under the name tiktoken's cache gives it."""
+    return tiktoken_dir(models_dir) / tiktoken_file_name()
 
 
 def use_models_tiktoken(models_dir: str | Path) -> bool:
