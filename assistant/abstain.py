@@ -69,7 +69,7 @@ from dataclasses import dataclass, field
 from functools import cache, cached_property, lru_cache
 from typing import Any
 
-from assistant.lexical import QUERY_STOPWORDS, query_tokens, tokenize
+from assistant.lexical import CJK, QUERY_STOPWORDS, query_tokens, tokenize
 
 THRESHOLD = 0.42
 WINDOW = 2  # sentences read together by ``window_coverage``
@@ -88,7 +88,6 @@ DENSE: dict[str, tuple[float, float]] = {
     "sentence-transformers/all-MiniLM-L6-v2": (1.0, 0.45),
 }
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 # Question words jieba keeps as content ("哪几个", "多长", "几种") and words too common to
 # name a topic. They match nothing in an answer, so they would only add noise.
 QUESTION_WORD = re.compile(
@@ -165,7 +164,7 @@ def content_weights(
     # "单斑笛鲷以什么为食？". The pair weighs as its lighter word; a word naming the kind
     # of answer (哪个**机构**开发) is left out, as evidence names the answer instead.
     kinds = answer_type_words(question) if kinds is None else kinds
-    cjk = [t for t in toks if _CJK.fullmatch(t[0]) and _CJK.fullmatch(t[-1])
+    cjk = [t for t in toks if CJK.fullmatch(t[0]) and CJK.fullmatch(t[-1])
            and t not in _FUNCTION_CHARS]
     for a, b in itertools.pairwise(cjk):
         if a + b in question and a not in kinds and b not in kinds:
@@ -186,7 +185,7 @@ def topic_word(question: str, weights: dict[str, float], kinds: Collection[str])
     """The topic of a Chinese question, its first content word: Chinese questions open
     with what they are about ("黑尾前肛鳗的体长是多少？", "象鼩属于哪个目？", "Kubernetes
     的调度器…"). English ones do not ("What UN secretary went to Harvard?"): None."""
-    if not _CJK.search(question):
+    if not CJK.search(question):
         return None
     return next((t for t in weights if len(t) >= 2 and t not in kinds), None)
 
@@ -243,13 +242,13 @@ def answer_type_words(question: str) -> set[str]:
     out: set[str] = set()
     for m in _ZH_ASK.finditer(question):
         rest = question[m.end() : m.end() + 4]
-        out.update(t for t in query_tokens(rest) if rest.startswith(t) and _CJK.search(t))
+        out.update(t for t in query_tokens(rest) if rest.startswith(t) and CJK.search(t))
     for m in _ZH_ASKED.finditer(question):
         before = question[max(0, m.start() - 5) : m.start()]
         if "的" not in before:  # "X 的全称是什么", not "X站是哪..."
             continue
         before = before[before.rindex("的") + 1 :]
-        out.update(t for t in query_tokens(before) if before.endswith(t) and _CJK.search(t))
+        out.update(t for t in query_tokens(before) if before.endswith(t) and CJK.search(t))
     for m in _EN_ASK.finditer(question):
         words = (m.group(1) or m.group(2) or "").split()
         for w in words:
@@ -286,7 +285,7 @@ def coverage(
 def _contains(token: str, low: str, words: set[str]) -> bool:
     if " " in token:  # a compound name: its pieces in a row, any spacing or hyphens
         return _phrase(token).search(low) is not None
-    if _CJK.search(token):
+    if CJK.search(token):
         # jieba may cut the passage differently from the question: compare as text.
         return token in low
     if token in words:

@@ -205,7 +205,8 @@ def _clean_heading(text: str) -> str:
     return " ".join(text.split())
 
 
-def _has_text(text: str) -> bool:
+def has_text(text: str) -> bool:
+    """Whether ``text`` holds a letter or digit (not only punctuation and space)."""
     return any(ch.isalnum() for ch in text)
 
 
@@ -239,12 +240,12 @@ class _BlockBuilder:
 
     def flush(self) -> None:
         para, self._para = self._para, []
-        if para and any(_has_text(t) for _, t in para):
+        if para and any(has_text(t) for _, t in para):
             self._emit([n for n, _ in para], [t for _, t in para], None)
 
     def add_table(self, header: str, rows: list[tuple[int, str]]) -> None:
         self.flush()
-        rows = [(n, r) for n, r in rows if _has_text(r)]
+        rows = [(n, r) for n, r in rows if has_text(r)]
         if rows:
             self._emit([n for n, _ in rows], [r for _, r in rows], header or None)
 
@@ -384,7 +385,7 @@ def parse_markdown(text: str, stem: str) -> tuple[str, list[Block]]:
                 out.add_line(lineno, header)
             continue
         cleaned = _clean_inline(raw)
-        if _has_text(cleaned):
+        if has_text(cleaned):
             out.add_line(lineno, cleaned)
     out.flush()
     return fm_title or first_h1 or stem, out.blocks
@@ -439,7 +440,7 @@ def _plain_title(lines: list[str]) -> tuple[str | None, int | None]:
         and followed_by_blank
         and not cand.endswith(_SENTENCE_END)
         and "\t" not in lines[k]
-        and _has_text(cand)
+        and has_text(cand)
     ):
         return cand, k
     return None, None
@@ -789,7 +790,7 @@ def _parse_docx(data: bytes, stem: str) -> tuple[str, list[Block]]:
             for row in item.rows:
                 index += 1
                 rows.append((index, " | ".join(_docx_row_cells(row)).strip()))
-            rows = [r for r in rows if _has_text(r[1])]
+            rows = [r for r in rows if has_text(r[1])]
             if len(rows) == 1:
                 out.add_line(*rows[0])
                 out.flush()

@@ -27,6 +27,7 @@ from typing import Any
 
 from assistant import definitions
 from assistant.documents import is_table_separator
+from assistant.lexical import get_jieba
 
 MIN_CHARS = 6  # shorter "sentences" are headings, labels or stray markup
 MAX_CHARS = 160  # longer ones are cut at clause boundaries so a quote stays readable
@@ -333,7 +334,7 @@ def _shorten(cell: str) -> str:
 def _tokens(text: str) -> tuple[str, ...]:
     """Words for matching: jieba words and single characters for Chinese runs, and
     lower-case, lightly stemmed words for Latin script."""
-    jieba = _jieba()
+    jieba = get_jieba()
     out: list[str] = []
     pos = 0
     for m in _CJK_RUN.finditer(text):
@@ -358,15 +359,6 @@ def _stem(word: str) -> str:
         if word.endswith(suffix) and not word.endswith("ss"):
             return word[: -len(suffix)]
     return word
-
-
-@lru_cache(maxsize=1)
-def _jieba() -> Any:
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)  # not "Building prefix dict..." on every start
-    jieba.initialize()
-    return jieba
 
 
 def _bm25(query: set[str], units: list[_Unit], context: dict[int, set[str]]) -> list[float]:

@@ -17,6 +17,7 @@ from functools import lru_cache
 LEXICAL_VERSION = "jieba-search+snowball-en/1"
 
 _WORD = re.compile(r"\w", re.UNICODE)
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")  # a Chinese character
 _jieba_lock = threading.Lock()
 _jieba_ready = False
 
@@ -54,7 +55,8 @@ _WHERE_TO_LOOK = re.compile(
 )
 
 
-def _jieba():
+def get_jieba():
+    """jieba, initialised once per process (quietly: no "Building prefix dict")."""
     global _jieba_ready
     import jieba
 
@@ -77,7 +79,7 @@ def _stem():
 
 
 def _words(text: str, precise: bool = False) -> list[str]:
-    jieba = _jieba()
+    jieba = get_jieba()
     words = jieba.lcut(text.lower()) if precise else jieba.lcut_for_search(text.lower())
     return [w for w in (w.strip() for w in words) if w and _WORD.search(w)]
 

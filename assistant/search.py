@@ -14,7 +14,6 @@ so the model and the reader get the surrounding sentences ("small-to-big").
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -24,9 +23,7 @@ import numpy as np
 from assistant import definitions, store
 from assistant.config import Settings
 from assistant.errors import AssistantError
-from assistant.lexical import fts_query, query_tokens
-
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+from assistant.lexical import CJK, fts_query, query_tokens
 
 QUERY_VECTORS_KEPT = 16  # questions whose embedding is kept (concurrent users)
 
@@ -63,7 +60,7 @@ class Hit:
 
 def cjk_share(text: str) -> float:
     letters = [c for c in text if c.isalnum()]
-    return sum(bool(_CJK.match(c)) for c in letters) / max(1, len(letters))
+    return sum(bool(CJK.match(c)) for c in letters) / max(1, len(letters))
 
 
 def dense_weight(embedder_name: str, query: str) -> float:
