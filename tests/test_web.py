@@ -466,14 +466,15 @@ def test_start_embeds_nothing(web_index, monkeypatch):
     """Serving over a current index loads the models but embeds no text."""
     from webfixtures import make_assistant
 
-    from assistant import embeddings, store
+    from assistant import embeddings, onnx_embedder, store
     from assistant.server import create_app
 
     embedded = []
-    monkeypatch.setattr(embeddings.Embedder, "embed_passages",
-                        lambda self, texts, **kw: embedded.append(texts))
-    monkeypatch.setattr(embeddings.Embedder, "embed_query",
-                        lambda self, text: embedded.append(text))
+    # Both backends: the web settings run the int8 ONNX one, a separate class.
+    for cls in (embeddings.Embedder, onnx_embedder.OnnxEmbedder):
+        monkeypatch.setattr(cls, "embed_passages",
+                            lambda self, texts, **kw: embedded.append(texts))
+        monkeypatch.setattr(cls, "embed_query", lambda self, text: embedded.append(text))
     gen = store.generation(store.connect(web_index.index))
     create_app(web_index, assistant_factory=make_assistant)
     assert embedded == []
