@@ -379,11 +379,8 @@ def _embed(conn, embedder, items: list[tuple[str, str]], report, progress) -> No
 
 
 def ensure_faiss(conn, index_dir: Path, dim: int, embedder_name: str) -> store.VectorIndex:
-    """The FAISS index, rebuilt from SQLite when missing or out of step with it."""
-    loaded = store.VectorIndex.load(index_dir, dim)
-    if loaded is not None and store.faiss_agrees(conn, *loaded) is None:
-        return loaded[0]
-    ids, vecs = store.vectors_for_chunks(conn, dim)
-    vi = store.VectorIndex.build(ids, vecs, dim)
-    vi.save(index_dir, store.generation(conn), embedder_name)
+    """The FAISS index, rebuilt from SQLite and saved when missing or out of step."""
+    vi, from_file = store.current_vectors(conn, index_dir, dim)
+    if not from_file:
+        vi.save(index_dir, store.generation(conn), embedder_name)
     return vi

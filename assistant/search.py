@@ -134,15 +134,10 @@ class Searcher:
             return False
         with self._lock:
             if gen != self._gen or self._vectors is None:
+                # A reader never rewrites the file (an index run may be writing it): a
+                # stale file is replaced by vectors built in memory from SQLite.
                 dim = int(self.manifest["dim"])
-                loaded = store.VectorIndex.load(self.settings.index, dim)
-                if loaded is not None and store.faiss_agrees(conn, *loaded) is None:
-                    self._vectors = loaded[0]
-                else:
-                    # A reader must not rewrite the file an index run may be writing;
-                    # build in memory from SQLite (the source of truth) instead.
-                    ids, vecs = store.vectors_for_chunks(conn, dim)
-                    self._vectors = store.VectorIndex.build(ids, vecs, dim)
+                self._vectors, _ = store.current_vectors(conn, self.settings.index, dim)
                 self._gen = gen
                 self.manifest = store.manifest(conn)
         return True

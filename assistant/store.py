@@ -213,6 +213,25 @@ class VectorIndex:
         return vi, meta
 
 
+def current_vectors(
+    conn: sqlite3.Connection, index_dir: Path, dim: int
+) -> tuple[VectorIndex, bool]:
+    """The vectors of SQLite's current generation, and whether they came from the FAISS
+    file: it is used when it agrees with SQLite, else they are built from SQLite (the
+    source of truth). The file's small metadata is checked first, so a file left behind
+    by an earlier generation is not read only to be thrown away."""
+    try:
+        meta = json.loads((Path(index_dir) / FAISS_META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = {}
+    if int(meta.get("generation", -1)) == generation(conn):
+        loaded = VectorIndex.load(index_dir, dim)
+        if loaded is not None and faiss_agrees(conn, *loaded) is None:
+            return loaded[0], True
+    ids, vecs = vectors_for_chunks(conn, dim)
+    return VectorIndex.build(ids, vecs, dim), False
+
+
 def faiss_agrees(conn: sqlite3.Connection, vi: VectorIndex, meta: dict) -> str | None:
     """Why the FAISS file disagrees with SQLite, or None when they agree."""
     gen = generation(conn)
