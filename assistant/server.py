@@ -25,7 +25,7 @@ import time
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -73,19 +73,6 @@ class IndexStatus:
         if not n:
             return "index current"
         return f"{n} file{'s' if n != 1 else ''} changed since the last index"
-
-    def to_json(self) -> dict:
-        return {
-            "generation": self.generation,
-            "documents": self.documents,
-            "chunks": self.chunks,
-            "embedder": self.embedder,
-            "current": self.current,
-            "changed_files": self.pending,
-            "added": self.added,
-            "changed": self.changed,
-            "removed": self.removed,
-        }
 
 
 class CorpusDiff:
@@ -156,17 +143,7 @@ class JobState:
     runs: int = 0
 
     def to_json(self) -> dict:
-        return {
-            "running": self.running,
-            "stage": self.stage,
-            "done": self.done,
-            "total": self.total,
-            "started": self.started,
-            "finished": self.finished,
-            "summary": self.summary,
-            "error": self.error,
-            "runs": self.runs,
-        }
+        return asdict(self)
 
     def describe(self) -> str:
         if self.running:
@@ -199,7 +176,6 @@ class ReindexJob:
         self._on_finish = on_finish
         self._lock = threading.Lock()
         self._again = False
-        self._thread: threading.Thread | None = None
         self._idle = threading.Event()
         self._idle.set()
         self.state = JobState()
@@ -212,8 +188,7 @@ class ReindexJob:
                 return False
             self.state = JobState(running=True, started=time.time(), runs=self.state.runs)
             self._idle.clear()
-            self._thread = threading.Thread(target=self._run, name="reindex", daemon=True)
-            self._thread.start()
+            threading.Thread(target=self._run, name="reindex", daemon=True).start()
             return True
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -479,10 +454,9 @@ class Service:
         if self.loading or self.load_error is not None:  # asking now would (re)try the load
             state = "failed to load" if self.load_error is not None else "loading"
             return f"{self.settings.llm_url or self.settings.model} ({state})"
-        for attr in ("backend", "backend_name"):
-            value = getattr(self.assistant, attr, None)
-            if isinstance(value, str) and value:
-                return value
+        value = getattr(self.assistant, "backend", None)
+        if isinstance(value, str) and value:
+            return value
         if hasattr(self.assistant, "generator"):
             gen = self.assistant.generator
             return "extractive" if gen is None else str(getattr(gen, "name", gen))
@@ -609,6 +583,10 @@ class Service:
                     st = (self.corpus / s["path"]).stat()
                     skipped[s["path"]] = (st.st_size, st.st_mtime)
             self._skipped = skipped
+        self._forget_status()
+
+    def _forget_status(self) -> None:
+        """The next status read walks the corpus again (something changed)."""
         with self._status_lock:
             self._status = None
 
@@ -617,8 +595,7 @@ class Service:
         if report is not None and hasattr(report, "summary"):
             self._finished(JobState(summary=report.summary()))
         else:
-            with self._status_lock:
-                self._status = None
+            self._forget_status()
 
     @property
     def indexing(self) -> bool:
@@ -626,8 +603,7 @@ class Service:
         return self.reindex.state.running or bool(getattr(self.watcher, "running", False))
 
     def start_reindex(self) -> bool:
-        with self._status_lock:
-            self._status = None
+        self._forget_status()
         return self.reindex.start()
 
     def notices(self) -> list[str]:
@@ -654,8 +630,7 @@ class Service:
     # -- files ------------------------------------------------------------------------------
     def save_upload(self, name: str, data: bytes) -> Path:
         path = save_upload(self.corpus, name, data)
-        with self._status_lock:
-            self._status = None
+        self._forget_status()
         return path
 
     def corpus_file(self, rel: str) -> Path | None:
