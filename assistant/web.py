@@ -498,8 +498,9 @@ def build_ui(service: Service) -> gr.Blocks:
         turns = gr.State([])
         gr.Markdown("### Ask your documents · 问你的文档", elem_id="title")
         with gr.Row(equal_height=False, elem_id="status-row"):
-            status = gr.HTML(render_status(service), elem_id="status-line", js_on_load=None,
-                             scale=8)
+            # Filled in when a page opens (demo.load below), not while the app is built:
+            # reading the index and walking the corpus would delay `serve` listening.
+            status = gr.HTML("", elem_id="status-line", js_on_load=None, scale=8)
             reindex_btn = gr.Button("Re-index", size="sm", scale=0, min_width=100,
                                     elem_id="reindex")
         with gr.Row(equal_height=False):
@@ -637,7 +638,7 @@ def build_ui(service: Service) -> gr.Blocks:
 
         def do_upload(paths) -> Iterator[tuple]:
             msg = _save_uploads(service, paths or [])
-            yield msg, None, render_status(service, fresh=True)
+            yield msg, None, render_status(service)  # save_upload forgot the old status
             if service.reindex.state.running:
                 for html_status in _follow_job(service):
                     yield gr.skip(), gr.skip(), html_status
@@ -685,7 +686,9 @@ def _max_mb() -> int:
 
 
 def _follow_job(service: Service) -> Iterator[str]:
-    yield render_status(service, fresh=True)
+    # start_reindex and save_upload forget the status; the last read is fresh in case
+    # the run ended between two reads.
+    yield render_status(service)
     while service.reindex.state.running:
         time.sleep(0.5)
         yield render_status(service)
