@@ -295,9 +295,6 @@ class _Bar:
             self._bar.close()
 
 
-_bar = _Bar
-
-
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -380,11 +377,10 @@ def pull_model(preset: Preset, models_dir: Path, *, progress: bool = True, clien
             )
         rel = _rel(dest, models_dir)
         if not _matches(dest, remote, manifest.get(rel)):
-            part = dest.with_name(dest.name + ".part")
-            have = part.stat().st_size if part.exists() else 0
+            have = _part_size(dest)
             _check_space(models_dir, max(0, (remote.size or 0) - have), preset.filename)
             url = hub.resolve_url(preset.repo_id, preset.filename, info.commit or "main")
-            with _bar(remote.size, preset.filename, have, progress) as bar:
+            with _Bar(remote.size, preset.filename, have, progress) as bar:
                 got = fetch(c, url, dest, size=remote.size, sha256=remote.sha256,
                             blob_id=None if remote.sha256 else remote.blob_id,
                             headers=hub.hub_headers(), bar=bar)
@@ -479,7 +475,7 @@ def pull_embedder(name: str, models_dir: Path, *, progress: bool = True, client=
         _check_space(models_dir, need, repo)
         fetched = 0
         records: dict[str, dict] = {}
-        with _bar(total, repo, total - need, progress and bool(todo)) as bar:
+        with _Bar(total, repo, total - need, progress and bool(todo)) as bar:
             for f in todo:
                 url = hub.resolve_url(repo, f.path, info.commit or "main")
                 got = fetch(c, url, staging / f.path, size=f.size, sha256=f.sha256,
@@ -525,6 +521,7 @@ def _embedder_complete(final: Path, manifest: Manifest, prefix: str) -> bool:
 
 
 def _part_size(path: Path) -> int:
+    """Bytes already fetched into ``path``'s ``.part`` file (a resumed download)."""
     part = path.with_name(path.name + ".part")
     return part.stat().st_size if part.exists() else 0
 
@@ -565,10 +562,9 @@ def pull_tiktoken(models_dir: Path, *, progress: bool = True, client=None,
         return PullResult("tiktoken", "cl100k_base", dest, "copied", note=f"from {known}")
     _no_network_if_offline()
     url = tiktoken_url()
-    part = dest.with_name(dest.name + ".part")
-    have = part.stat().st_size if part.exists() else 0
+    have = _part_size(dest)
     _check_space(dest.parent, hub.TIKTOKEN_SIZE - have, "cl100k_base")
-    with _maybe_client(client) as c, _bar(hub.TIKTOKEN_SIZE, "cl100k_base", have,
+    with _maybe_client(client) as c, _Bar(hub.TIKTOKEN_SIZE, "cl100k_base", have,
                                           progress) as bar:
         got = fetch(c, url, dest, size=hub.TIKTOKEN_SIZE, sha256=hub.TIKTOKEN_SHA256, bar=bar)
     _record_tiktoken(manifest, dest, models_dir, url)
