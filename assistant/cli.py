@@ -21,11 +21,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def settings_from_args(args: argparse.Namespace):
     """Settings from defaults, assistant.toml, ASSISTANT_* env and the flags given."""
-    from assistant.config import load_settings
+    from assistant.config import Settings, load_settings
 
-    keys = ("corpus", "index", "embedder", "models_dir", "model", "llm_url", "llm_model",
-            "llm_api_key", "context_tokens", "temperature", "top_k", "max_answer_tokens")
-    return load_settings(**{k: getattr(args, k, None) for k in keys})
+    return load_settings(**{k: v for k, v in vars(args).items() if k in Settings.model_fields})
 
 
 def cmd_index(args) -> int:
@@ -130,14 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands():
     """Commands defined in their own modules (ask, serve, pull, models, doctor)."""
-    found = []
-    for mod in ("assistant.cli_ask", "assistant.cli_serve", "assistant.cli_models"):
-        try:
-            module = __import__(mod, fromlist=["register"])
-        except ModuleNotFoundError:
-            continue
-        found.append(module.register)
-    return found
+    from assistant import cli_ask, cli_models, cli_serve
+
+    return [cli_ask.register, cli_serve.register, cli_models.register]
 
 
 def main(argv: list[str] | None = None) -> int:
