@@ -114,7 +114,6 @@ class Embedder(PrefixedTokenizerMixin):
         torch.set_num_threads(threads or max(1, os.cpu_count() or 1))
         self.name = resolved.name
         self.backend = "torch"
-        self.resolved = resolved
         self.model = SentenceTransformer(str(resolved.path), device="cpu")
         # sentence-transformers 6 renamed the method; older releases only have the old name.
         get_dim = getattr(self.model, "get_embedding_dimension", None)

@@ -211,13 +211,6 @@ def _sha256(paths: list[Path], model_dir: Path | None = None) -> str:
     return h.hexdigest()
 
 
-def weights_digest(model_dir: Path) -> str:
-    """sha256 over the files that define the model (weights, configs, tokenizer)."""
-    model_dir = Path(model_dir)
-    spec = read_sentence_model(model_dir)
-    return _sha256(_model_files(model_dir, spec), model_dir)
-
-
 # --------------------------------------------------------------------------- pooling
 
 
@@ -338,7 +331,6 @@ class OnnxEmbedder(PrefixedTokenizerMixin):
         quantize: bool = True,
     ):
         self.name: str = resolved.name
-        self.resolved = resolved
         self.backend = "onnx-int8" if quantize else "onnx-fp32"
         model_dir = Path(resolved.path)
         self.onnx_path, self.info = ensure_onnx_model(

@@ -36,7 +36,6 @@ class CorpusWatcher:
 
     ``on_indexed(report)`` is called after every run (from the watcher's thread);
     ``on_error(exc)`` when a run fails (default: print it to stderr and keep watching).
-    ``initial=True`` runs once at start, before any event.
     """
 
     def __init__(
@@ -46,7 +45,6 @@ class CorpusWatcher:
         *,
         debounce: float = 1.0,
         on_error: OnError | None = None,
-        initial: bool = False,
         embedder=None,
     ):
         self.settings = settings
@@ -61,8 +59,8 @@ class CorpusWatcher:
         self.last_report = None
         self.last_error: BaseException | None = None
         self._cond = threading.Condition()
-        self._dirty = initial
-        self._first_event = self._last_event = time.monotonic() if initial else 0.0
+        self._dirty = False
+        self._first_event = self._last_event = 0.0
         self._stopping = False
         self._observer = None
         self._thread: threading.Thread | None = None
