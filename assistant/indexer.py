@@ -239,11 +239,10 @@ def _run(conn, settings, embedder, count_tokens, manifest, report, progress) -> 
             renames.append((old_path, p, doc_id))
             del gone[old_path]
             del new[p]
+    renamed = {new_path: doc_id for _, new_path, doc_id in renames}
     changed = [p for p, f in on_disk.items() if p in in_db and in_db[p][1] != f.hash]
     if rechunk_all:
-        changed = [p for p in on_disk if p in in_db]
-        renamed_targets = {r[1] for r in renames}
-        changed += [p for p in renamed_targets]
+        changed = [p for p in on_disk if p in in_db] + list(renamed)
     report.unchanged = len(on_disk) - len(new) - len(changed) - (
         0 if rechunk_all else len(renames)
     )
@@ -310,10 +309,8 @@ def _run(conn, settings, embedder, count_tokens, manifest, report, progress) -> 
             if rel in in_db:
                 _delete_doc(conn, in_db[rel][0])
                 report.changed.append(rel)
-            elif rel in {r[1] for r in renames}:
-                doc_id = conn.execute("SELECT id FROM documents WHERE path = ?", (rel,)).fetchone()
-                if doc_id:
-                    _delete_doc(conn, doc_id[0])
+            elif rel in renamed:  # re-chunked under its new name (moved above)
+                _delete_doc(conn, renamed[rel])
             else:
                 report.added.append(rel)
             _insert_doc(conn, f, title, chunks, now)
