@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from _serve import free_port, start_until_ready, stop  # bench/ is on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -84,11 +85,12 @@ class Phase:
     def summary(self) -> dict:
         lat = sorted(r.seconds for r in self.results if r.ok)
         q = statistics.quantiles(lat, n=100, method="inclusive") if len(lat) >= 2 else lat * 99
+        failed = sum(not r.ok for r in self.results)
         return {
             "phase": self.name,
             "answers": len(self.results),
-            "errors": sum(not r.ok for r in self.results),
-            "lost": sum(not r.ok for r in self.results),
+            "errors": failed,
+            "lost": failed,  # an answer that failed is lost: nothing else can lose one
             "uncited": sum(r.ok and not r.cited for r in self.results),
             "p50_s": round(q[49], 3) if lat else None,
             "p95_s": round(q[94], 3) if lat else None,
@@ -98,12 +100,6 @@ class Phase:
             "reindex": self.reindex,
             "error_samples": [r.error for r in self.results if not r.ok][:5],
         }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def assistant_cmd(*args: str) -> list[str]:
@@ -125,18 +121,7 @@ def prepare(corpus: Path, workdir: Path) -> tuple[Path, Path]:
 def start_server(copy: Path, index: Path, port: int) -> tuple[subprocess.Popen, float]:
     cmd = assistant_cmd("serve", "--corpus", str(copy), "--index", str(index), "--port",
                         str(port), "--model", "extractive")
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    for line in proc.stdout:
-        if line.startswith("Ready"):
-            ready = time.perf_counter() - t
-            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
-            return proc, ready
-        if line.startswith("Error"):
-            break
-    proc.kill()
-    raise SystemExit(f"the server did not start: {line.strip()}")
+    return start_until_ready(cmd)
 
 
 # ------------------------------------------------------------------------------- clients
@@ -311,11 +296,7 @@ def main() -> int:
             "results": {p.name: [asdict(r) for r in p.results] for p in (steady, during)},
         }
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
     OUT.mkdir(parents=True, exist_ok=True)
     name = "load.json" if args.via == "api" else f"load-{args.via}.json"

@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import time
 from pathlib import Path
 
 import httpx
+from _serve import free_port, start_until_ready, stop  # bench/ is on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -56,12 +56,6 @@ server.run()
 '''
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def snapshot(index: Path) -> dict[str, tuple[int, int]]:
     return {p.name: (p.stat().st_size, p.stat().st_mtime_ns)
             for p in index.iterdir() if p.is_file() and not p.name.endswith(("-wal", "-shm"))}
@@ -69,14 +63,8 @@ def snapshot(index: Path) -> dict[str, tuple[int, int]]:
 
 def time_server(cmd: list[str], port: int, ask: bool) -> dict:
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    proc, _ = start_until_ready(cmd)
     try:
-        for line in proc.stdout:
-            if line.startswith("Ready"):
-                break
-        else:
-            raise SystemExit(f"{cmd[:4]} exited before it was ready")
         url = f"http://127.0.0.1:{port}"
         httpx.get(f"{url}/health", timeout=30).raise_for_status()
         out = {"ready_s": time.perf_counter() - t0}
@@ -88,11 +76,7 @@ def time_server(cmd: list[str], port: int, ask: bool) -> dict:
             out["cited"] = bool(r.json().get("citations"))
         return out
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, wait=15)
 
 
 def main() -> None:
