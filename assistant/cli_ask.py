@@ -12,7 +12,6 @@ import itertools
 import json
 import sys
 import threading
-from pathlib import Path
 
 from assistant.errors import AssistantError
 
@@ -55,10 +54,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def _check_model_path(model: str | None, settings) -> None:
     """A model file named on the command line must exist: falling back to extractive
     answers is right for a preset not yet pulled, not for a mistyped path."""
-    if not model or not (model.lower().endswith(".gguf") or "/" in model or "\\" in model):
+    from assistant.generation import names_a_file
+    from assistant.hub import find_model_file
+
+    if not model or not names_a_file(model):
         return
-    path = Path(model).expanduser()
-    if not path.is_file() and not (Path(settings.models_dir) / path).is_file():
+    if find_model_file(model, settings.models_dir) is None:
         raise AssistantError(
             f"the model file {model} does not exist",
             hint="check the path, or use a preset: `assistant pull --model qwen2.5-1.5b-instruct`",

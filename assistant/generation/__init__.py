@@ -107,12 +107,16 @@ def check_generator(settings: Any) -> None:
         check_model_file(path)
 
 
+def names_a_file(model: str) -> bool:
+    """Whether ``model`` is a path to a .gguf file, not a preset name."""
+    return model.lower().endswith(".gguf") or "/" in model or "\\" in model
+
+
 def _model_path(name: str, models_dir: Path, allow_download: bool) -> Path | None:
     from ..hub import download_model_file, find_model_file
 
     preset = get_preset(name)
-    is_path = name.lower().endswith(".gguf") or "/" in name or "\\" in name
-    if preset is None and not is_path:
+    if preset is None and not names_a_file(name):
         raise AssistantError(
             f"unknown model {name!r}",
             hint=f"use a preset ({', '.join(PRESETS)}), a .gguf file path, or 'extractive'",
