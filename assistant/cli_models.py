@@ -19,14 +19,15 @@ def register(sub, common) -> None:
     p.add_argument("--model", help="a model preset to download (see `assistant models`)")
     p.add_argument("--all", action="store_true", dest="everything",
                    help="every model preset, the embedder and tiktoken")
-    p.add_argument("--dir", type=Path, help="download into DIR instead of the models folder")
+    p.add_argument("--dir", type=Path, dest="models_dir",  # another name for --models-dir
+                   help="download into DIR instead of the models folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print what was fetched as JSON")
     p.set_defaults(func=cmd_pull)
 
     p = sub.add_parser("models", help="what models are on disk, what each preset needs")
     common(p)
-    p.add_argument("--dir", type=Path, help="the models folder to list")
+    p.add_argument("--dir", type=Path, dest="models_dir", help="the models folder to list")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models)
 
@@ -41,10 +42,7 @@ def register(sub, common) -> None:
 def _settings(args: argparse.Namespace):
     from assistant.cli import settings_from_args
 
-    settings = settings_from_args(args)
-    if getattr(args, "dir", None) is not None:
-        settings.models_dir = args.dir
-    return settings
+    return settings_from_args(args)
 
 
 def cmd_pull(args) -> int:
