@@ -12,7 +12,7 @@ import threading
 
 _lock = threading.Lock()
 _seen: dict[str, str] = {}
-quiet = False  # set by --json commands so stdout/stderr stay machine-readable? (stderr only)
+quiet = False  # set by --json commands: nothing but the JSON is printed
 
 
 def announce(key: str, message: str) -> None:
@@ -32,6 +32,8 @@ def active() -> list[str]:
 
 
 def reset() -> None:
-    """Forget everything (tests)."""
+    """Forget everything, and print again (tests)."""
+    global quiet
     with _lock:
         _seen.clear()
+        quiet = False
