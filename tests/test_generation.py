@@ -164,11 +164,13 @@ def test_system_role_is_folded_for_templates_without_one(tmp_path):
     gen = LlamaCppGenerator(
         build_tiny_gguf(tmp_path / "g.gguf", chat_template=gemma_like), n_ctx=256, threads=1
     )
-    folded = gen._fit_roles(QUESTION)
+    folded, _ = gen._render(QUESTION)
     assert folded == [
         {"role": "user", "content": "Answer from the sources and cite them.\n\nWhat is the model?"}
     ]
     assert list(gen.stream(QUESTION, max_tokens=3, temperature=0.0))
+    # Counted as sent, not refused (the answer's prompt_tokens timing fell back to a guess).
+    assert gen.prompt_tokens(QUESTION) == gen.prompt_tokens(folded) > 0
 
 
 def test_gguf_without_template_uses_the_preset_one_or_says_so(tmp_path, tiny_path):

@@ -84,17 +84,20 @@ class LlamaCppGenerator:
         stop: list[str] | None = None,
     ) -> Iterator[str]:
         """Yield the reply piece by piece; refuse up front if the prompt cannot fit."""
-        messages = self._fit_roles(messages)
-        used = self.prompt_tokens(messages)
+        messages, prompt = self._render(messages)
+        used = self._prompt_length(messages, prompt)
         if used + max_tokens > self.context_length:
             raise _overflow(used, max_tokens, self.context_length)
         return self._generate(messages, max_tokens, temperature, stop)
 
     def prompt_tokens(self, messages: list[dict]) -> int:
-        """Tokens of ``messages`` once the chat template is applied."""
-        if self._formatter is None:  # llama-cpp-python's fallback format: estimate
+        """Tokens of ``messages`` once the chat template is applied (as :meth:`stream`
+        sends them: a system message folded in where the template has none)."""
+        return self._prompt_length(*self._render(messages))
+
+    def _prompt_length(self, messages: list[dict], prompt: str | None) -> int:
+        if prompt is None:  # llama-cpp-python's fallback format: estimate
             return sum(self.count_tokens(m.get("content") or "") + 8 for m in messages) + 8
-        prompt = self._formatter(messages=messages).prompt
         return len(self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
 
     def _generate(
@@ -174,26 +177,26 @@ class LlamaCppGenerator:
             template=template, eos_token=text(eos), bos_token=text(bos), stop_token_ids=[eos]
         )
 
-    def _fit_roles(self, messages: list[dict]) -> list[dict]:
-        """Fold a system message into the first user turn for templates without one.
-
-        Gemma's template raises "System role not supported"; the instructions still
-        matter, so they go first in the user's message instead.
-        """
-        if self._formatter is None or not messages or messages[0].get("role") != "system":
-            return messages
+    def _render(self, messages: list[dict]) -> tuple[list[dict], str | None]:
+        """(the messages as sent, the prompt text the chat template makes of them; None
+        without a template). A system message is folded into the first user turn for a
+        template without one: Gemma's raises "System role not supported", and the
+        instructions still matter, so they go first in the user's message instead."""
+        if self._formatter is None:
+            return messages, None
         try:
-            self._formatter(messages=messages)
-            return messages
+            return messages, self._formatter(messages=messages).prompt
         except Exception as e:  # the template's raise_exception(), or a Jinja error
-            if "system" not in str(e).lower():
+            if not messages or messages[0].get("role") != "system" \
+                    or "system" not in str(e).lower():
                 raise AssistantError(f"the model's chat template failed: {e}") from e
         system, rest = messages[0]["content"], [dict(m) for m in messages[1:]]
         first_user = next((m for m in rest if m.get("role") == "user"), None)
         if first_user is None:
-            return [{"role": "user", "content": system}, *rest]
-        first_user["content"] = f"{system}\n\n{first_user.get('content') or ''}"
-        return rest
+            rest = [{"role": "user", "content": system}, *rest]
+        else:
+            first_user["content"] = f"{system}\n\n{first_user.get('content') or ''}"
+        return rest, self._formatter(messages=rest).prompt
 
 
 def physical_cores() -> int:
