@@ -37,6 +37,11 @@ def local_dir_for(name: str, models_dir: Path) -> Path:
     return Path(models_dir) / "embedders" / name.replace("/", "--")
 
 
+def is_model_folder(path: Path) -> bool:
+    """Whether ``path`` holds a sentence-transformers (or plain transformers) model."""
+    return (path / "modules.json").is_file() or (path / "config.json").is_file()
+
+
 def _from_hf_cache(name: str) -> Path | None:
     try:
         from huggingface_hub import snapshot_download
@@ -54,7 +59,7 @@ def resolve_embedder(name: str, models_dir: Path) -> ResolvedEmbedder:
     if candidate.is_dir():
         return ResolvedEmbedder(name, candidate)
     local = local_dir_for(name, models_dir)
-    if (local / "config.json").exists() or (local / "modules.json").exists():
+    if is_model_folder(local):
         return ResolvedEmbedder(name, local)
     cached = _from_hf_cache(name)
     if cached is not None:

@@ -286,7 +286,7 @@ def inventory(models_dir: str | Path) -> dict:
     cache), embedders, tiktoken's file, unfinished downloads, and every preset with what
     it needs. Reads the disk only: nothing connects.
     """
-    from .embeddings import FALLBACK_NAME, packaged_minilm_path
+    from .embeddings import FALLBACK_NAME, is_model_folder, packaged_minilm_path
     from .presets import DEFAULT_PRESET, PRESETS
 
     models_dir = Path(models_dir).expanduser()
@@ -300,9 +300,7 @@ def inventory(models_dir: str | Path) -> dict:
         emb_root = models_dir / "embedders"
         if emb_root.is_dir():
             for d in sorted(emb_root.iterdir()):
-                if d.is_dir() and not d.name.startswith(".") and (
-                    (d / "modules.json").is_file() or (d / "config.json").is_file()
-                ):
+                if d.is_dir() and not d.name.startswith(".") and is_model_folder(d):
                     embedders.append({"name": d.name.replace("--", "/", 1), "path": str(d),
                                       "size": _size(d), "where": "models"})
         partial = sorted(

@@ -423,7 +423,7 @@ def embedder_files(files: Iterable[hub.RemoteFile]) -> list[hub.RemoteFile]:
 def pull_embedder(name: str, models_dir: Path, *, progress: bool = True, client=None,
                   manifest: Manifest | None = None) -> PullResult:
     """Fetch a sentence-transformers repository into ``models/embedders/<org>--<name>``."""
-    from .embeddings import FALLBACK_NAME, local_dir_for
+    from .embeddings import FALLBACK_NAME, is_model_folder, local_dir_for
 
     models_dir = Path(models_dir)
     manifest = manifest or Manifest(models_dir)
@@ -445,7 +445,7 @@ def pull_embedder(name: str, models_dir: Path, *, progress: bool = True, client=
         try:
             info = _listing(repo, c)
         except hub.HubUnreachable as e:
-            if not ((final / "modules.json").is_file() or (final / "config.json").is_file()):
+            if not is_model_folder(final):
                 raise
             return PullResult("embedder", name, final, "present",
                               note=f"not checked against the hub ({e.message})")
@@ -508,7 +508,9 @@ def pull_embedder(name: str, models_dir: Path, *, progress: bool = True, client=
 
 def _embedder_complete(final: Path, manifest: Manifest, prefix: str) -> bool:
     """A pulled embedder folder whose recorded files are all there, at their sizes."""
-    if not ((final / "modules.json").is_file() or (final / "config.json").is_file()):
+    from .embeddings import is_model_folder
+
+    if not is_model_folder(final):
         return False
     records = {k[len(prefix):]: v for k, v in manifest.files.items() if k.startswith(prefix)}
     if not records:
