@@ -73,3 +73,19 @@ def minilm():
     from assistant.embeddings import load_embedder
 
     return load_embedder(MINILM, ROOT / "models")
+
+
+@pytest.fixture(scope="session")
+def answer_index(tmp_path_factory) -> tuple[Path, Path]:
+    """The corpus of tests/answer_corpus.py and its index (real MiniLM), built once."""
+    from answer_corpus import build
+
+    return build(tmp_path_factory.mktemp("answer"))
+
+
+@pytest.fixture(scope="session")
+def tiny_path(tmp_path_factory) -> Path:
+    """A tiny random GGUF that llama.cpp loads and runs (tests/tiny_gguf.py)."""
+    from tiny_gguf import build_tiny_gguf
+
+    return build_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tiny_gguf import build_corrupt_gguf, build_tiny_gguf
+from answer_corpus import settings_for
+from tiny_gguf import build_corrupt_gguf
 
 from assistant.abstain import (
     SUBJECT_MISSING,
@@ -48,65 +49,10 @@ from assistant.prompt import (
     render_source,
 )
 
-MINILM = "sentence-transformers/all-MiniLM-L6-v2"
-DOCS = {
-    "frameworks.md": (
-        "# 推理框架笔记\n\n"
-        "## vLLM\n\n"
-        "vLLM 是 UC Berkeley 开发的大模型推理框架。\n"
-        "它通过 PagedAttention 管理 KV 缓存，吞吐量比 HuggingFace Transformers 高 14 到 24 倍。\n\n"
-        "## 量化\n\n"
-        "量化把 float32 权重转换成 int8 或 int4 精度，用很小的精度损失换取更快的推理。\n"
-        "vLLM 支持 AWQ 和 GPTQ 两种量化方法。\n\n"
-        "## TGI\n\n"
-        "Text Generation Inference 是 HuggingFace 推出的推理服务项目。\n"
-    ),
-    "finetuning.md": (
-        "# Fine-tuning notes\n\n"
-        "## LoRA\n\n"
-        "LoRA freezes the pretrained weights and trains two small low-rank matrices per "
-        "layer.\nIt cuts the number of trainable parameters by a factor of about 10,000.\n\n"
-        "## QLoRA\n\n"
-        "QLoRA trains LoRA adapters on top of a base model quantized to 4-bit NF4.\n"
-    ),
-    "hardware.txt": (
-        "GPU 卡间互联技术\n\n"
-        "NVLink 是 NVIDIA 的高速互联技术，带宽远高于 PCIe。\n"
-        "InfiniBand 常用于多机之间的高速网络。\n"
-    ),
-}
-
-
-def settings_for(corpus: Path, index: Path, **kw) -> Settings:
-    base = {"corpus": corpus, "index": index, "embedder": MINILM, "model": "extractive",
-            "models_dir": index.parent / "models"}
-    if "embed_backend" in Settings.model_fields:  # the packaged model as is: no export
-        base["embed_backend"] = "torch"
-    return Settings(**{**base, **kw})
-
-
-_built: dict[str, Path] = {}
-
-
-def build_corpus_index(tmp_path_factory) -> tuple[Path, Path]:
-    """The corpus and its index, built once per session (shared with test_ask_cli)."""
-    if "root" not in _built:
-        from assistant.indexer import run_index
-
-        root = tmp_path_factory.mktemp("answer")
-        corpus = root / "corpus"
-        corpus.mkdir()
-        for name, text in DOCS.items():
-            (corpus / name).write_text(text, encoding="utf-8")
-        run_index(settings_for(corpus, root / "index"))
-        _built["root"] = root
-    root = _built["root"]
-    return root / "corpus", root / "index"
-
 
 @pytest.fixture(scope="session")
-def indexed(tmp_path_factory) -> tuple[Path, Path]:
-    return build_corpus_index(tmp_path_factory)
+def indexed(answer_index) -> tuple[Path, Path]:
+    return answer_index
 
 
 @pytest.fixture(scope="session")
@@ -439,11 +385,6 @@ def test_many_threads_share_one_assistant(extractive):
 
 
 # ------------------------------------------------------------------- llama.cpp (tiny)
-
-
-@pytest.fixture(scope="session")
-def tiny_path(tmp_path_factory) -> Path:
-    return build_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
 
 
 def test_tiny_gguf_end_to_end(settings, searcher, tiny_path):

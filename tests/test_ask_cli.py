@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_answer import MINILM, build_corpus_index
-from tiny_gguf import build_corrupt_gguf, build_tiny_gguf
+from answer_corpus import MINILM
+from tiny_gguf import build_corrupt_gguf
 
 from assistant.cli import main
 
@@ -16,8 +16,8 @@ TIMING_KEYS = {"retrieve_ms", "prompt_tokens", "first_token_ms", "total_ms", "to
 
 
 @pytest.fixture(scope="module")
-def args(tmp_path_factory) -> list[str]:
-    corpus, index = build_corpus_index(tmp_path_factory)
+def args(answer_index) -> list[str]:
+    corpus, index = answer_index
     return ["--corpus", str(corpus), "--index", str(index), "--embedder", MINILM,
             "--models-dir", str(index.parent / "models")]
 
@@ -74,8 +74,8 @@ def test_ask_prints_answer_then_sources(args, capsys):
     assert "[1] frameworks.md:" in sources and "推理框架笔记 > vLLM" in sources
 
 
-def test_ask_builds_a_missing_index_first(tmp_path_factory, capsys):
-    corpus, _ = build_corpus_index(tmp_path_factory)
+def test_ask_builds_a_missing_index_first(answer_index, tmp_path_factory, capsys):
+    corpus, _ = answer_index
     index = tmp_path_factory.mktemp("fresh") / "index"
     code, out, _ = ask_json(capsys, "What does LoRA freeze?", "--corpus", str(corpus),
                               "--index", str(index), "--embedder", MINILM,
@@ -101,19 +101,15 @@ def test_ask_cuts_a_100000_character_question(args, capsys):
     assert code == 0 and "2,000" in out["notice"]
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return build_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
-
-
-def test_ask_with_a_tiny_gguf(args, capsys, tiny):
-    code, out, _ = ask_json(capsys, "vLLM 是谁开发的？", *args, "--model", str(tiny), "-k", "2")
+def test_ask_with_a_tiny_gguf(args, capsys, tiny_path):
+    code, out, _ = ask_json(capsys, "vLLM 是谁开发的？", *args, "--model", str(tiny_path),
+                            "-k", "2")
     assert code == 0 and out["backend"].startswith("llama.cpp")
     assert out["timings"]["prompt_tokens"] > 0 and out["sources"]
 
 
-def test_ask_with_a_corrupt_gguf_fails_clearly(args, capsys, tiny, tmp_path):
-    broken = build_corrupt_gguf(tiny, tmp_path / "broken.gguf")
+def test_ask_with_a_corrupt_gguf_fails_clearly(args, capsys, tiny_path, tmp_path):
+    broken = build_corrupt_gguf(tiny_path, tmp_path / "broken.gguf")
     code = main(["ask", "vLLM 是谁开发的？", *args, "--model", str(broken)])
     captured = capsys.readouterr()
     assert code == 1 and captured.err.startswith("Error: ") and "broken.gguf" in captured.err

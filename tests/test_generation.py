@@ -34,11 +34,6 @@ THREADS = 1
 
 
 @pytest.fixture(scope="session")
-def tiny_path(tmp_path_factory) -> Path:
-    return build_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
-
-
-@pytest.fixture(scope="session")
 def local(tiny_path) -> LlamaCppGenerator:
     return LlamaCppGenerator(tiny_path, n_ctx=512, threads=THREADS)
 
