@@ -216,11 +216,11 @@ def install(app: FastAPI, service: Service) -> None:
 
     @app.post("/api/documents")
     async def upload(request: Request) -> JSONResponse:
-        from assistant.server import MAX_UPLOAD_BYTES, check_upload_size
+        from assistant.server import check_upload_size, upload_limit
 
-        limit = 50 * MAX_UPLOAD_BYTES  # 50 files at most, each checked below
+        limit = 50 * upload_limit()  # 50 files at most, each checked below
         if int(request.headers.get("content-length") or 0) > limit:
-            return error_response(f"Too much at once: upload at most {limit // 2**20} MB.", 413)
+            return error_response(f"Too much at once: upload at most {limit / 2**20:g} MB.", 413)
         form = await request.form(max_files=50)
         saved, refused = [], []
         for _, item in form.multi_items():

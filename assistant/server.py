@@ -37,7 +37,6 @@ from assistant.indexer import corpus_files, max_file_bytes
 
 log = logging.getLogger("assistant.server")
 
-MAX_UPLOAD_BYTES = 20 * 2**20
 MAX_NAME_BYTES = 180  # leaves room for a " (2)" suffix under the usual 255-byte limit
 # Settings a person may change per session in the web UI (and per request in the API).
 TUNABLE = ("model", "llm_url", "context_tokens", "temperature")
@@ -271,16 +270,26 @@ def safe_upload_name(name: str) -> str:
     return clean
 
 
-def check_upload_size(name: str, size: int, max_bytes: int = MAX_UPLOAD_BYTES) -> None:
+def upload_limit() -> int:
+    """The largest upload in bytes: what the indexer takes (``ASSISTANT_MAX_FILE_MB``), so
+    that no accepted upload is then skipped as too large."""
+    from assistant.indexer import max_file_bytes
+
+    return max_file_bytes()
+
+
+def check_upload_size(name: str, size: int, max_bytes: int | None = None) -> None:
+    max_bytes = upload_limit() if max_bytes is None else max_bytes
     if size > max_bytes:
         raise AssistantError(
-            f"{name!r} is {size / 2**20:.1f} MB; the limit is {max_bytes // 2**20} MB.",
-            "Split the document, or add it to the corpus folder by hand.",
+            f"{name!r} is {size / 2**20:.1f} MB; the index takes files up to "
+            f"{max_bytes / 2**20:g} MB.",
+            "Split the document, or start the server with a higher ASSISTANT_MAX_FILE_MB.",
             status=413,
         )
 
 
-def save_upload(corpus: Path, name: str, data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
+def save_upload(corpus: Path, name: str, data: bytes, max_bytes: int | None = None) -> Path:
     """Store ``data`` in the corpus folder as ``name`` and return the path written.
 
     Never overwrites: when the name is taken by a different file, " (2)", " (3)", ...
@@ -687,7 +696,7 @@ def create_app(settings: Settings, *, auth: tuple[str, str] | None = None,
         path="/",
         footer_links=["api"],
         run_history=False,
-        max_file_size=MAX_UPLOAD_BYTES,
+        max_file_size=upload_limit(),
         show_error=True,
         theme=web.theme(),
         css=web.CSS,

@@ -547,7 +547,7 @@ def build_ui(service: Service) -> gr.Blocks:
         with gr.Accordion("Add documents", open=False):
             files = gr.File(
                 label=f"Documents ({' '.join(suffixes)}; up to "
-                      f"{_max_mb()} MB each). They are copied into the corpus and indexed.",
+                      f"{_max_mb():g} MB each). They are copied into the corpus and indexed.",
                 file_count="multiple",
                 file_types=suffixes,
                 elem_id="upload",
@@ -679,10 +679,10 @@ def build_ui(service: Service) -> gr.Blocks:
     return demo
 
 
-def _max_mb() -> int:
-    from assistant.server import MAX_UPLOAD_BYTES
+def _max_mb() -> float:
+    from assistant.server import upload_limit
 
-    return MAX_UPLOAD_BYTES // 2**20
+    return upload_limit() / 2**20
 
 
 def _follow_job(service: Service) -> Iterator[str]:

@@ -274,10 +274,12 @@ def test_bad_uploads_are_refused(url, web_index, name, status):
 
 
 def test_too_big_upload_is_refused(url, web_index):
-    from assistant.server import MAX_UPLOAD_BYTES
+    from assistant.indexer import max_file_bytes
 
-    r = _upload(url, "big.md", b"a" * (MAX_UPLOAD_BYTES + 1))
+    # Refused at the door: the indexer would skip it as too large anyway.
+    r = _upload(url, "big.md", b"a" * (max_file_bytes() + 1))
     assert r.status_code == 413
+    assert "ASSISTANT_MAX_FILE_MB" in r.json()["error"]["message"]
     assert not (Path(web_index.corpus) / "big.md").exists()
 
 
