@@ -15,7 +15,11 @@ threshold is set on a normalised signal, :func:`relevance`:
   Chinese words next to each other in the question count as a pair too, found only
   together (a passage on 火斑笛鲷 holds 笛 and 鲷 of 单斑笛鲷, not 单斑笛).
 - times ``SUBJECT_MISSING`` when the best passage lacks the topic of a Chinese question,
-  its first content word ("北土城站有几个出入口？" over a passage on 西土城站).
+  its first content word ("北土城站有几个出入口？" over a passage on 西土城站), and
+  ``SUBJECT_UNKNOWN`` more when no passage of the index names that topic at all;
+- times ``NUMBER_MISSING`` when it lacks a numbered Chinese name of the question
+  ("九龙巴士7号线" over a passage on 95M线, "鑫诺二号" over 鑫诺一号: another number names
+  another thing; "17号线" does not hold "7号线").
 - plus, for Latin-script questions with an embedder calibrated here, the cosine of the
   question and the best passage, centred on a typical value for that embedder
   (``DENSE``). An English-only embedder says nothing about Chinese (see
@@ -37,13 +41,16 @@ and where-to-look phrases ("in the notes", "文档里") left out of questions
 301-1000 (``bench/answers.py``, set ``cmrc-b``).
 
     set           answerable abstain      unanswerable abstain
-                  before      after       before           after
-    dev           1/28        0/28        2/2   (100%)     2/2   (100%)
-    paraphrases   0/32        0/32        11/13 (85%)      11/13 (85%)
-    requests      8/12        0/12        3/4 (see below)  1/4   (25%)
-    CMRC 2018     10/300      13/300      87/128 (68.0%)   109/128 (85.2%)
-    CMRC B        6/300       12/300      88/131 (67.2%)   115/131 (87.8%)
-    SQuAD         14/300      14/300      114/131 (87.0%)  114/131 (87.0%)
+                  before      after       before           after            + numbers, unknown topic
+    dev           1/28        0/28        2/2   (100%)     2/2   (100%)     2/2   (100%)
+    paraphrases   0/32        0/32        11/13 (85%)      11/13 (85%)      11/13 (85%)
+    requests      8/12        0/12        3/4 (see below)  1/4   (25%)      2/4   (50%)
+    CMRC 2018     10/300      13/300      87/128 (68.0%)   109/128 (85.2%)  114/128 (89.1%)
+    CMRC B        6/300       12/300      88/131 (67.2%)   115/131 (87.8%)  117/131 (89.3%)
+    SQuAD         14/300      14/300      114/131 (87.0%)  114/131 (87.0%)  114/131 (87.0%)
+
+The last column (numbered names, ``NUMBER_MISSING``; topics no passage names,
+``SUBJECT_UNKNOWN``) abstains on no further answerable question of any set.
 
 Before, request words ("简单", "说说", "帮我") counted as missing content: most requests
 abstained, answerable or not. The highest threshold keeping each set within 5% of
@@ -76,6 +83,8 @@ WINDOW = 2  # sentences read together by ``window_coverage``
 TYPE_WEIGHT = 0.5  # share of its IDF a word naming the answer's kind keeps
 MAX_WORDS = 64  # content words of a question that are weighed
 SUBJECT_MISSING = 0.8  # factor on the score when the passage lacks a Chinese question's topic
+SUBJECT_UNKNOWN = 0.7  # ... more when no passage of the index names that topic
+NUMBER_MISSING = 0.6  # ... when it lacks a numbered Chinese name of the question (7号线, 二号)
 # Characters jieba glues to the name before them ("钟惺有", "王沈是", "迟泽凤为").
 _GLUED = frozenset("是有为在的了被把和与将从向")
 # One-character function words: evidence may put other words beside them ("单斑笛鲷**主要**以
@@ -219,6 +228,22 @@ def compound_terms(question: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+# A number with the measure word that makes it part of a name: 7号线, 鑫诺二号, 第三代, 第七届
+# (not 一次 "once", not 2007年, which dates rather than names).
+_NUMBERED = re.compile(r"(?:[0-9]+|[一二三四五六七八九十]+)(?:号线|号|代|型|世|期|路|届)")
+_DIGIT_BEFORE = "0-9一二三四五六七八九十两"
+
+
+def numbered_names(question: str) -> list[str]:
+    """The numbered Chinese names of ``question`` ("7号线", "二号")."""
+    return list(dict.fromkeys(m.group() for m in _NUMBERED.finditer(question)))
+
+
+def _has_number(name: str, text: str) -> bool:
+    """``name`` in ``text`` with no other digit before it: "17号线" is not "7号线"."""
+    return re.search(f"(?<![{_DIGIT_BEFORE}])" + re.escape(name), text) is not None
+
+
 # Chinese: the word right after 哪个/什么/多少/几/谁 (with a measure word) names the kind of
 # answer; English: the words after which/what/how many, and the verb after "who".
 _ZH_ASK = re.compile(
@@ -326,6 +351,15 @@ def relevance(question: str, hits: Sequence[Any], searcher: Any) -> Relevance:
     topic = topic_word(question, weights, kinds)
     if topic is not None and topic in missing:
         score *= SUBJECT_MISSING
+        # ... and when no passage at all names it, the corpus does not know the thing
+        # ("Kubernetes 的调度器" over notes that never mention Kubernetes).
+        if doc_freq(topic) == 0:
+            score *= SUBJECT_UNKNOWN
+    # A numbered name the passage lacks ("九龙巴士7号线" over a passage on 95M线, "鑫诺二号"
+    # over 鑫诺一号) is a sibling of what was asked: another number names another thing.
+    if any(not _has_number(n, f"{top.title}\n{top.heading}\n{top.text}")
+           for n in numbered_names(question)):
+        score *= NUMBER_MISSING
     calib = DENSE.get(getattr(getattr(searcher, "embedder", None), "name", ""))
     if dense is not None and calib is not None:
         weight, centre = calib

@@ -39,8 +39,8 @@ QUERY_STOPWORDS = frozenset(
     # abstain check, they made such questions abstain.
     """
     我 我们 你 您 想 想要 知道 了解 介绍 说 说说 讲 讲讲 谈 谈谈 聊聊 解释 告诉 帮 帮忙 帮我
-    给 给我 总结 概括 概述 简单 简要 简述 详细 一下 能否 能不能 可否 有没有 关于 提到 提及
-    根据 按照 说明 介绍一下 解释一下 说明一下 说一下 讲一下 总结一下 概括一下
+    给 给我 总结 概括 概述 简单 简要 简述 详细 一下 能否 能不能 不能 可不可以 可否 有没有 关于
+    提到 提及 根据 按照 说明 介绍一下 解释一下 说明一下 说一下 讲一下 总结一下 概括一下
     me tell explain describe summarize summarise please know want overview brief briefly
     """.split()  # noqa: SIM905
 )

@@ -9,19 +9,23 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from answer_corpus import settings_for
 from tiny_gguf import build_corrupt_gguf
 
 from assistant.abstain import (
+    NUMBER_MISSING,
     SUBJECT_MISSING,
+    SUBJECT_UNKNOWN,
     THRESHOLD,
     Relevance,
     answer_type_words,
     compound_terms,
     content_weights,
     coverage,
+    numbered_names,
     relevance,
     topic_word,
     window_coverage,
@@ -487,6 +491,8 @@ def test_request_words_name_no_topic():
     assert query_tokens("简单说说 LoRA") == ("lora",)
     assert query_tokens("帮我解释一下 GEMM") == ("gemm",)
     assert query_tokens("给我讲讲量化") == ("量化",)
+    # jieba cuts 能不能 into 能 + 不能: "不能" was taken for the topic of the question.
+    assert query_tokens("能不能告诉我 vLLM 的吞吐量") == ("vllm", "吞吐量")
     assert query_tokens("Please tell me about LoRA") == ("lora",)
     assert query_tokens("What is Triton used for in the notes?") == ("triton", "use")
     assert query_tokens("Summarize what the notes say about vLLM") == ("vllm",)
@@ -543,6 +549,47 @@ def test_a_passage_without_the_topic_scores_less(searcher):
     rel_own = relevance(own, searcher.search(own, k=3), searcher)
     assert "nvswitch" in rel_near.missing and rel_own.relevant
     assert rel_near.score <= SUBJECT_MISSING * rel_near.window < rel_own.score
+
+
+def _passage(text: str, title: str = "", heading: str = "") -> SimpleNamespace:
+    return SimpleNamespace(text=text, title=title, heading=heading, chunk_id=0)
+
+
+def test_a_topic_no_passage_names_costs_more_than_a_missing_one(searcher):
+    # The index knows NVLink (a passage on InfiniBand lacks it): the topic factor alone.
+    q = "NVLink 常用于什么网络？"
+    rel = relevance(q, [_passage("InfiniBand 常用于多机之间的高速网络。")], searcher)
+    assert rel.score == pytest.approx(SUBJECT_MISSING * rel.window, abs=1e-3)
+    # No passage of the index names Kubernetes: the corpus does not know the thing.
+    q = "Kubernetes 的量化方法是什么？"
+    rel = relevance(q, [_passage("vLLM 支持 AWQ 和 GPTQ 两种量化方法。")], searcher)
+    assert rel.score == pytest.approx(SUBJECT_MISSING * SUBJECT_UNKNOWN * rel.window, abs=1e-3)
+    assert not rel.relevant
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("九龙巴士7号线于哪年引入空调巴士？", ["7号线"]),
+        ("鑫诺二号通信卫星是由谁制造的？", ["二号"]),
+        ("迟子建凭借哪部小说荣膺第七届茅盾文学奖？", ["七届"]),
+        ("《长眠不醒》第一次被改编成电影是什么时候？", []),  # "once" names nothing
+        ("2007年亚足联冠军联赛是第多少届？", []),  # a year dates, it does not name
+    ],
+)
+def test_numbered_chinese_names(question, names):
+    assert numbered_names(question) == names
+
+
+def test_a_passage_on_a_sibling_number_scores_less(searcher):
+    q = "上海地铁7号线的起点站是哪一站？"
+    own = relevance(q, [_passage("上海地铁7号线的起点站是美兰湖站。")], searcher)
+    # 17号线 holds "7号线" as text, but another number names another line.
+    for text in ("上海地铁17号线的起点站是虹桥火车站。", "上海地铁8号线的起点站是市光路站。"):
+        sibling = relevance(q, [_passage(text)], searcher)
+        assert sibling.score == pytest.approx(NUMBER_MISSING * sibling.window, abs=1e-3)
+        assert sibling.score < own.score == own.window
+    assert own.relevant
 
 
 def test_window_coverage_wants_the_words_together():
