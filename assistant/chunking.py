@@ -50,7 +50,8 @@ class Chunk:
 
 Counter = Callable[[str], int]
 
-# Room the embedder's tokenizer needs beyond the text for its special tokens.
+# A margin below the embedder's limit. The counts already include its special tokens and
+# passage prefix; this is the one safety margin (the indexer passes the limit as is).
 EMBED_HEADROOM = 2
 
 # ------------------------------------------------------------------ token counting

@@ -249,7 +249,7 @@ def _run(conn, settings, embedder, count_tokens, manifest, report, progress) -> 
 
     # Load and chunk what is new or changed; a bad file is reported and left out.
     to_write: dict[str, tuple[CorpusFile, str, list[Chunk]]] = {}
-    embed_max = embedder.max_tokens - 2
+    embed_max = embedder.max_tokens  # chunking keeps its own margin below it
     work = [*new, *changed]
     for i, rel in enumerate(work):
         f = on_disk[rel]
