@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from assistant.atomic import write_json_atomic
 from assistant.embeddings import PrefixedTokenizerMixin
 
 if TYPE_CHECKING:
@@ -396,7 +397,7 @@ def _cached_info(
             return None, "model weights changed"
         info["source_stats"] = _file_stats(model_dir, files)
         info["source_path"] = str(model_dir)
-        _write_json_atomic(sidecar, info)
+        write_json_atomic(sidecar, info)
     st = onnx_path.stat()
     if st.st_size != info.get("onnx_size") or _sha256([onnx_path]) != info.get("onnx_sha256"):
         return None, "cached ONNX file is damaged"
@@ -424,15 +425,8 @@ def ensure_onnx_model(
             if why != "no cached file":
                 log.info("re-exporting %s to ONNX: %s", name, why)
         info = export_onnx(model_dir, onnx_path, name=name, quantize=quantize, spec=spec)
-        _write_json_atomic(sidecar, info)
+        write_json_atomic(sidecar, info)
         return onnx_path, info
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, indent=1)
-    os.replace(tmp, path)
 
 
 def export_onnx(

@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import hub
+from .atomic import write_json_atomic
 from .errors import AssistantError
 from .presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 
@@ -99,10 +100,7 @@ class Manifest:
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        data = {"version": 1, "files": dict(sorted(self.files.items()))}
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_json_atomic(self.path, {"version": 1, "files": dict(sorted(self.files.items()))})
 
 
 # --------------------------------------------------------------------------- transfer

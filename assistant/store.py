@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.atomic import write_json_atomic
+
 SCHEMA_VERSION = 1
 DB_NAME = "store.sqlite3"
 FAISS_NAME = "vectors.faiss"
@@ -110,9 +112,7 @@ def manifest(conn: sqlite3.Connection) -> dict:
 
 
 def write_manifest_file(index_dir: Path, data: dict) -> None:
-    tmp = Path(index_dir) / "manifest.json.tmp"
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, Path(index_dir) / "manifest.json")
+    write_json_atomic(Path(index_dir) / "manifest.json", data)
 
 
 def chunk_rows(conn: sqlite3.Connection, ids: list[int]) -> dict[int, ChunkRow]:
@@ -189,9 +189,7 @@ class VectorIndex:
         faiss.write_index(self.index, str(tmp))
         os.replace(tmp, index_dir / FAISS_NAME)
         meta = {"generation": gen, "count": len(self), "dim": self.dim, "embedder": embedder}
-        tmpm = index_dir / (FAISS_META + ".tmp")
-        tmpm.write_text(json.dumps(meta), encoding="utf-8")
-        os.replace(tmpm, index_dir / FAISS_META)
+        write_json_atomic(index_dir / FAISS_META, meta)
 
     @classmethod
     def load(cls, index_dir: Path, dim: int) -> tuple[VectorIndex, dict] | None:
