@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import MINILM
 
 from assistant.cli import main
 
-MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 DOCS = {
     "frameworks.md": "# 推理框架\n\n## vLLM\n\nvLLM 是 UC Berkeley 开发的推理框架。\n\n"
                      "## TGI\n\nText Generation Inference 是 HuggingFace 推出的项目。\n",

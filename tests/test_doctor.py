@@ -9,11 +9,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from conftest import MINILM
 
 from assistant import cli, doctor, hub, store
 from assistant.config import Settings
 
-MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 DOCS = {
     "向量数据库.md": "# 向量数据库\n\nFAISS 是 Meta 开发的向量检索库，用于相似度搜索。\n\n"
     "## 索引\n\nIVF 索引把向量分到多个簇里，搜索时只看最近的几个簇。\n",

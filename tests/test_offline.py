@@ -13,11 +13,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "web"))
 
+from conftest import MINILM
 from tiny_gguf import build_tiny_gguf
 
 from assistant.cli import main
 
-MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 LOOPBACK = ("127.", "::1", "localhost")
 
 

@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import MINILM
 
 from assistant.config import Settings
 from assistant.indexer import run_index
 from assistant.search import Searcher
 from assistant.watch import CorpusWatcher, watch_corpus
 
-MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 DEADLINE = 5.0
 
 
