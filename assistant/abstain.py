@@ -352,7 +352,7 @@ def relevance(question: str, hits: Sequence[Any], searcher: Any) -> Relevance:
     if topic is not None and topic in missing:
         score *= SUBJECT_MISSING
         # ... and when no passage at all names it, the corpus does not know the thing
-        # ("Kubernetes 的调度器" over notes that never mention Kubernetes).
+        # ("Kubernetes 的量化方法" asked of notes that never name Kubernetes).
         if doc_freq(topic) == 0:
             score *= SUBJECT_UNKNOWN
     # A numbered name the passage lacks ("九龙巴士7号线" over a passage on 95M线, "鑫诺二号"
