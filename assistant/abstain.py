@@ -131,9 +131,14 @@ class Relevance:
     def coverages(self) -> tuple[float, ...]:
         """The coverage of every hit, in rank order."""
         return tuple(
-            round(coverage(self._weights, f"{h.title}\n{h.heading}\n{h.text}", self._kinds)[0], 4)
+            round(coverage(self._weights, _passage_text(h), self._kinds)[0], 4)
             for h in self._hits
         )
+
+
+def _passage_text(hit: Any) -> str:
+    """A hit as the signal reads it: title and heading name what its text leaves implicit."""
+    return f"{hit.title}\n{hit.heading}\n{hit.text}"
 
 
 def content_weights(
@@ -296,7 +301,10 @@ def coverage(
     the answer ("UC Berkeley"), seldom its kind.
     """
     low = text.lower()
-    words = set(tokenize(low))
+    # The passage's words serve only single Latin-script terms (see _contains): a Chinese
+    # question's terms are matched as text, and the jieba cut would be wasted.
+    latin = any(" " not in t and not CJK.search(t) for t in weights)
+    words = set(tokenize(low)) if latin else set()
     missing = [t for t in weights if not _contains(t, low, words)]
     total = sum(weights.values()) - sum(
         (1 - TYPE_WEIGHT) * weights[t] for t in missing if t in optional
@@ -342,7 +350,8 @@ def relevance(question: str, hits: Sequence[Any], searcher: Any) -> Relevance:
     kinds = answer_type_words(question)
     weights = content_weights(question, doc_freq, n_chunks, kinds)
     top = hits[0]
-    cov, missing = coverage(weights, f"{top.title}\n{top.heading}\n{top.text}", kinds)
+    passage = _passage_text(top)
+    cov, missing = coverage(weights, passage, kinds)
     win = window_coverage(weights, f"{top.title}\n{top.heading}\n", top.text, kinds)
     dense = _dense(question, top, searcher)
     score = win
@@ -357,8 +366,7 @@ def relevance(question: str, hits: Sequence[Any], searcher: Any) -> Relevance:
             score *= SUBJECT_UNKNOWN
     # A numbered name the passage lacks ("九龙巴士7号线" over a passage on 95M线, "鑫诺二号"
     # over 鑫诺一号) is a sibling of what was asked: another number names another thing.
-    if any(not _has_number(n, f"{top.title}\n{top.heading}\n{top.text}")
-           for n in numbered_names(question)):
+    if any(not _has_number(n, passage) for n in numbered_names(question)):
         score *= NUMBER_MISSING
     calib = DENSE.get(getattr(getattr(searcher, "embedder", None), "name", ""))
     if dense is not None and calib is not None:

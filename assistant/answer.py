@@ -194,7 +194,7 @@ def needs_context(question: str) -> bool:
 def _content_terms(text: str) -> list[str]:
     toks = [t for t in query_tokens(text) if t not in QUERY_STOPWORDS]
     toks = [t for t in toks if not QUESTION_WORD.search(t) and t not in EN_FILLER]
-    # lcut_for_search gives "推理", "框架" and "推理框架": keep the longest.
+    # A word inside another of the question's words ("模型" beside "大模型"): keep the longest.
     return [t for t in toks if not any(t != o and t in o for o in toks)]
 
 

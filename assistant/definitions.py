@@ -30,6 +30,7 @@ _NO_TERM = re.compile(r"一?下|[\u4e00-\u9fff]")
 MAX_SUBJECT_CHARS = 40  # longer "subjects" are whole questions ("what is the name of…")
 
 
+@lru_cache(maxsize=256)  # asked by search, the answer and the quote for the same question
 def subject(question: str) -> str | None:
     """The term a definition question asks about, or None for other questions."""
     q = question.strip().rstrip("?？。.！! ")

@@ -382,6 +382,7 @@ def _bm25(query: set[str], units: list[_Unit], context: dict[int, set[str]]) -> 
     for t in idf:
         if t.startswith(_CHAR):
             idf[t] *= CHAR_WEIGHT
+    topics = {p: {t for t in words if t in idf} for p, words in context.items()}
     scores = []
     for u in units:
         # Question words in the passage's title or heading name its topic ("短齿天竺鲷" in
@@ -389,7 +390,7 @@ def _bm25(query: set[str], units: list[_Unit], context: dict[int, set[str]]) -> 
         # they earn each sentence the same ``TOPIC_WEIGHT`` of their IDF, and the
         # sentence is chosen for the other words, the detail asked ("体长可达…公分"). An
         # opening sentence that only repeats the topic no longer beats the answer.
-        topic = {t for t in context.get(u.passage, ()) if t in idf}
+        topic = topics.get(u.passage, set())
         tf = Counter(t for t in u.tokens if t in idf and t not in topic)
         # A character already counted inside a matched word is not counted again: "缩写"
         # would otherwise weigh three times as much as "GEMM".
