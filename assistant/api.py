@@ -218,7 +218,8 @@ def install(app: FastAPI, service: Service) -> None:
     async def upload(request: Request) -> JSONResponse:
         from assistant.server import check_upload_size, upload_limit
 
-        limit = 50 * upload_limit()  # 50 files at most, each checked below
+        each = upload_limit()
+        limit = 50 * each  # 50 files at most, each checked below
         if int(request.headers.get("content-length") or 0) > limit:
             return error_response(f"Too much at once: upload at most {limit / 2**20:g} MB.", 413)
         form = await request.form(max_files=50)
@@ -227,7 +228,7 @@ def install(app: FastAPI, service: Service) -> None:
             if not hasattr(item, "filename"):
                 continue
             try:
-                check_upload_size(item.filename or "", item.size or 0)  # before reading it
+                check_upload_size(item.filename or "", item.size or 0, each)  # before reading
                 data = await item.read()
                 path = service.save_upload(item.filename or "", data)
                 saved.append(path.name)

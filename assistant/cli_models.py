@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -39,17 +38,12 @@ def register(sub, common) -> None:
     p.set_defaults(func=cmd_doctor)
 
 
-def _settings(args: argparse.Namespace):
-    from assistant.cli import settings_from_args
-
-    return settings_from_args(args)
-
-
 def cmd_pull(args) -> int:
     from assistant import pull
+    from assistant.cli import settings_from_args
     from assistant.presets import get_preset
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     configured = get_preset(settings.model or "")
     p = pull.plan(
         model=args.model,
@@ -67,9 +61,10 @@ def cmd_pull(args) -> int:
 
 
 def cmd_models(args) -> int:
+    from assistant.cli import settings_from_args
     from assistant.hub import inventory
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     inv = inventory(settings.models_dir)
     if args.json:
         print(json.dumps(inv, ensure_ascii=False, indent=2))
@@ -125,6 +120,7 @@ def _render_inventory(inv: dict, settings) -> str:
 
 
 def cmd_doctor(args) -> int:
+    from assistant.cli import settings_from_args
     from assistant.doctor import run_doctor_cli
 
-    return run_doctor_cli(_settings(args), json_out=args.json, strict=args.strict)
+    return run_doctor_cli(settings_from_args(args), json_out=args.json, strict=args.strict)

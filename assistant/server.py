@@ -273,8 +273,6 @@ def safe_upload_name(name: str) -> str:
 def upload_limit() -> int:
     """The largest upload in bytes: what the indexer takes (``ASSISTANT_MAX_FILE_MB``), so
     that no accepted upload is then skipped as too large."""
-    from assistant.indexer import max_file_bytes
-
     return max_file_bytes()
 
 
