@@ -8,7 +8,6 @@ import itertools
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -55,13 +54,8 @@ from assistant.prompt import (
 
 
 @pytest.fixture(scope="session")
-def indexed(answer_index) -> tuple[Path, Path]:
-    return answer_index
-
-
-@pytest.fixture(scope="session")
-def settings(indexed) -> Settings:
-    return settings_for(*indexed)
+def settings(answer_index) -> Settings:
+    return settings_for(*answer_index)
 
 
 @pytest.fixture(scope="session")
@@ -127,7 +121,7 @@ def kinds(events) -> list[str]:
 # ------------------------------------------------------------------------- the turn
 
 
-def test_sources_come_before_tokens_and_cite_file_and_lines(extractive, indexed):
+def test_sources_come_before_tokens_and_cite_file_and_lines(extractive, answer_index):
     events = list(extractive.stream("vLLM 是谁开发的？"))
     order = kinds(events)
     assert order[-1] == "done" and order.count("done") == 1 and order.count("sources") == 1
@@ -137,7 +131,7 @@ def test_sources_come_before_tokens_and_cite_file_and_lines(extractive, indexed)
     assert "UC Berkeley" in answer.answer and "[1]" in answer.answer
     cited = answer.citations[0]
     assert cited.doc == "frameworks.md" and cited.heading.endswith("vLLM")
-    lines = (indexed[0] / cited.doc).read_text(encoding="utf-8").splitlines()
+    lines = (answer_index[0] / cited.doc).read_text(encoding="utf-8").splitlines()
     start, end = cited.lines
     assert 1 <= start <= end <= len(lines)
     assert any("UC Berkeley" in line for line in lines[start - 1 : end])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from answer_corpus import MINILM
+from conftest import MINILM
 from tiny_gguf import build_corrupt_gguf
 
 from assistant.cli import main

@@ -14,7 +14,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "data" / "web"))
 
 from conftest import MINILM
-from tiny_gguf import build_tiny_gguf
 
 from assistant.cli import main
 
@@ -48,14 +47,13 @@ def no_network(monkeypatch):
 
 
 @pytest.mark.slow
-def test_everything_runs_with_the_network_blocked(tmp_path, no_network, capsys):
+def test_everything_runs_with_the_network_blocked(tmp_path, tiny_path, no_network, capsys):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "vllm.md").write_text(
         "# 推理框架\n\n## vLLM\n\nvLLM 是 UC Berkeley 开发的推理框架。\n", encoding="utf-8")
     models = tmp_path / "models"
     models.mkdir()
-    gguf = build_tiny_gguf(models / "tiny.gguf")
     common = ["--corpus", str(corpus), "--index", str(tmp_path / "index"),
               "--embedder", MINILM, "--models-dir", str(models)]
 
@@ -63,7 +61,7 @@ def test_everything_runs_with_the_network_blocked(tmp_path, no_network, capsys):
     assert json.loads(capsys.readouterr().out)["added"] == 1
     assert main(["search", "vLLM 是谁开发的？", *common, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["hits"][0]["doc"] == "vllm.md"
-    assert main(["ask", "vLLM 是谁开发的？", *common, "--model", str(gguf), "--json"]) == 0
+    assert main(["ask", "vLLM 是谁开发的？", *common, "--model", str(tiny_path), "--json"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert answer["backend"].startswith("llama.cpp") and answer["sources"]
 
