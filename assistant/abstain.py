@@ -72,8 +72,8 @@ import itertools
 import math
 import re
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
-from functools import cache, cached_property, lru_cache
+from dataclasses import dataclass
+from functools import cache, lru_cache
 from typing import Any
 
 from assistant.lexical import CJK, QUERY_STOPWORDS, query_tokens, tokenize
@@ -118,22 +118,11 @@ class Relevance:
     score: float
     missing: tuple[str, ...] = ()  # terms (words, pairs) the best passage lacks, heaviest first
     window: float = 0.0  # the best passage's best two-sentence coverage (``score``'s base)
-    # What ``coverages`` is worked out from, only if asked: the decision reads the top hit.
-    _hits: Sequence[Any] = field(default=(), compare=False, repr=False)
-    _weights: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
-    _kinds: Collection[str] = field(default=(), compare=False, repr=False)
+    topic: str | None = None  # a Chinese question's topic word (:func:`topic_word`), if any
 
     @property
     def relevant(self) -> bool:
         return self.score >= THRESHOLD
-
-    @cached_property
-    def coverages(self) -> tuple[float, ...]:
-        """The coverage of every hit, in rank order."""
-        return tuple(
-            round(coverage(self._weights, _passage_text(h), self._kinds)[0], 4)
-            for h in self._hits
-        )
 
 
 def _passage_text(hit: Any) -> str:
@@ -372,8 +361,7 @@ def relevance(question: str, hits: Sequence[Any], searcher: Any) -> Relevance:
     if dense is not None and calib is not None:
         weight, centre = calib
         score += weight * (dense - centre)
-    return Relevance(round(cov, 4), dense, round(score, 4), missing, round(win, 4),
-                     tuple(hits), weights, kinds)
+    return Relevance(round(cov, 4), dense, round(score, 4), missing, round(win, 4), topic)
 
 
 # Sentence ends: Chinese and Latin punctuation, line breaks.

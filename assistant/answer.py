@@ -451,7 +451,7 @@ class Assistant:
 
         if generator is None:
             # Numbered as in the prompt: passage i of the packed list is [i+1].
-            raw = extractive_answer(answer.standalone, packed.hits,
+            raw = extractive_answer(answer.standalone, packed.hits, topic=rel.topic,
                                     similarity=_sentence_similarity(searcher, answer.standalone))
             timings["first_token_ms"] = _ms(t0)
             for line in raw.splitlines(keepends=True):

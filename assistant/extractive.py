@@ -7,11 +7,12 @@ every sentence is scored against the question with BM25 over the sentences of th
 passages (jieba words and characters for Chinese, lower-case words for Latin script),
 with part credit for question words named elsewhere in the passage, the same credit to
 every sentence for the words its title or heading names (the topic: the sentence is
-chosen for the detail asked), and nudged towards higher-ranked passages, definitions for
-"X 是什么" and numbers for "多少". Headings, link-only lines and table headers are not
-quoted. The best few sentences of the passage holding the best one are returned, best
-first (near-duplicates dropped), each followed by ``[n]``. Nothing is written that is not
-in the passages, so the answer is in their language.
+chosen for the detail asked), and nudged towards higher-ranked passages, passages naming
+the question's topic, definitions for "X 是什么" and numbers for "多少". Headings,
+link-only lines and table headers are not quoted. The best few sentences of the passage
+holding the best one are returned, best first (near-duplicates dropped), each followed by
+``[n]``. Nothing is written that is not in the passages, so the answer is in their
+language.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ DEFINITION_BONUS = 1.5  # "X 是什么？" prefers "X 是…" over sentences tha
 LABEL_BONUS = 1.5  # "有哪些技术？" prefers a "技术: …" line of notes
 SIMILARITY_WEIGHT = 0.5  # the embedding cosine's say next to BM25 (see _add_similarity)
 NUMBER_BONUS = 1.3  # "多少/哪一年/how many" questions prefer sentences with digits
+OFF_TOPIC = 0.5  # a passage that never names the question's topic, when others do
 CHAR_WEIGHT = 0.5  # weight of single-character matches against jieba words
 NOVELTY_FLOOR, NOVEL_WORDS = 0.25, 3  # under 3 words of its own, a sentence scores less
 log = logging.getLogger(__name__)
@@ -119,13 +121,14 @@ Similarity = Callable[[str, list[str]], Sequence[float]]
 
 
 def extractive_answer(question: str, passages: Sequence[Any], max_sentences: int = 3,
-                      similarity: Similarity | None = None) -> str:
+                      similarity: Similarity | None = None, topic: str | None = None) -> str:
     """Quote the sentences of ``passages`` that best answer ``question``, with citations.
 
     ``passages`` are ranked search hits (anything with a ``text`` attribute); passage i
     is cited as ``[i+1]``. Returns "" when there is nothing to quote. ``similarity``,
     when given, is ``f(question, sentences) -> cosines`` from an embedder that reads the
     question's language: it adds a say for sentences that answer in other words.
+    ``topic``: what the question is about (``Relevance.topic``, "赵鹏" in "赵鹏的职业是什么？").
 
     >>> from types import SimpleNamespace as P
     >>> extractive_answer("vLLM 是谁开发的？", [P(text="vLLM 由 UC Berkeley 开发。它很快。")])
@@ -145,8 +148,11 @@ def extractive_answer(question: str, passages: Sequence[Any], max_sentences: int
         scores = _add_similarity(scores, units, question, similarity)
     wants_number = bool(_NUMBER_QUESTION.search(question.lower()))
     defines = _definition_pattern(question)
+    off_topic = _off_topic(passages, topic)
     for k, u in enumerate(units):
         scores[k] *= 1 + RANK_BONUS / (u.passage + 1)
+        if u.passage in off_topic:
+            scores[k] *= OFF_TOPIC
         if wants_number and re.search(r"\d", u.shown):
             scores[k] *= NUMBER_BONUS
         if defines is not None and defines.search(u.shown):
@@ -195,6 +201,26 @@ def _add_similarity(scores: list[float], units: list[_Unit], question: str,
     span = (hi - lo) or 1.0
     return [s / top + SIMILARITY_WEIGHT * (c - lo) / span
             for s, c in zip(scores, cos, strict=True)]
+
+
+def _off_topic(passages: Sequence[Any], topic: str | None) -> set[int]:
+    """Passages that never name ``topic`` while another passage does.
+
+    "赵鹏的职业是什么？" matched "职业" in a passage about a school more strongly than the
+    passage on 赵鹏, which says "足球运动员" without the word 职业. The penalty is not an
+    exclusion: a later chunk of a document may speak of its subject without naming it.
+    Measured on cached sources (bench/answers.py sets, citations holding the evidence):
+    CMRC 90.2% -> 90.9%, CMRC B 89.9% -> 90.6%, paraphrases 93.8% -> 96.9%; dev, requests
+    and SQuAD (English: no topic) unchanged. Excluding them outright gained on dev and lost
+    as much on CMRC.
+    """
+    if not topic:
+        return set()
+    topic = topic.lower()
+    named = {i for i, p in enumerate(passages)
+             if topic in f"{getattr(p, 'title', '')}\n{getattr(p, 'heading', '')}\n"
+                         f"{getattr(p, 'text', '')}".lower()}
+    return set(range(len(passages))) - named if named else set()
 
 
 def _label_asked(text: str, query: set[str]) -> bool:

@@ -290,3 +290,22 @@ def test_a_failing_similarity_costs_the_bonus_not_the_answer():
 
     out = extractive_answer("PagedAttention 的设计灵感来自哪里？", PASSAGES, similarity=broken)
     assert "虚拟内存" in first_quote(out)
+
+
+def test_a_passage_naming_the_topic_beats_one_that_only_shares_the_detail_word():
+    # From CMRC 2018: the college's title and text name "职业", the answer does not.
+    hits = [
+        Hit("赵鹏（），中国足球运动员，司职后卫。赵鹏于1997年便加入河南建业青年队。"
+            "2012赛季，赵鹏未能帮助建业保级。", title="赵鹏"),
+        Hit("2014年6月，赵鹏被租借到中超球队长春亚泰。2016年3月，中乙球队成都钱宝宣布赵鹏加盟。",
+            title="赵鹏"),
+        Hit("学校提出了高等职业教育办学应有的主要特征，即“服务性、职业性、开放式、大众化”。"
+            "学校以“一技之长+综合素质”为人才培养目标的核心理念。", title="广州番禺职业技术学院"),
+    ]
+    question = "赵鹏的职业是什么？"
+    first_cited = lambda out: re.search(r"\[(\d+)\]", out).group(1)  # noqa: E731
+    assert first_cited(extractive_answer(question, hits)) == "3"
+    out = extractive_answer(question, hits, topic="赵鹏")
+    assert "足球运动员" in first_quote(out) and first_cited(out) == "1"
+    # No passage names the topic: no passage is held back, the best sentence still wins.
+    assert extractive_answer(question, hits, topic="王五") == extractive_answer(question, hits)
