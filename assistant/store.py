@@ -192,13 +192,17 @@ class VectorIndex:
         write_json_atomic(index_dir / FAISS_META, meta)
 
     @classmethod
-    def load(cls, index_dir: Path, dim: int) -> tuple[VectorIndex, dict] | None:
-        """The saved index and its metadata, or None when missing or unreadable."""
+    def load(cls, index_dir: Path, dim: int, meta: dict | None = None
+             ) -> tuple[VectorIndex, dict] | None:
+        """The saved index and its metadata (``meta``, if the caller read it already),
+        or None when missing or unreadable."""
         import faiss
 
         index_dir = Path(index_dir)
+        meta = faiss_meta(index_dir) if meta is None else meta
+        if not meta:
+            return None
         try:
-            meta = json.loads((index_dir / FAISS_META).read_text(encoding="utf-8"))
             raw = faiss.read_index(str(index_dir / FAISS_NAME))
         except Exception:
             return None
@@ -211,6 +215,15 @@ class VectorIndex:
         return vi, meta
 
 
+def faiss_meta(index_dir: Path) -> dict:
+    """The FAISS file's metadata (its generation), or {} when missing or unreadable."""
+    try:
+        meta = json.loads((Path(index_dir) / FAISS_META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
 def current_vectors(
     conn: sqlite3.Connection, index_dir: Path, dim: int
 ) -> tuple[VectorIndex, bool]:
@@ -218,12 +231,9 @@ def current_vectors(
     file: it is used when it agrees with SQLite, else they are built from SQLite (the
     source of truth). The file's small metadata is checked first, so a file left behind
     by an earlier generation is not read only to be thrown away."""
-    try:
-        meta = json.loads((Path(index_dir) / FAISS_META).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        meta = {}
+    meta = faiss_meta(index_dir)
     if int(meta.get("generation", -1)) == generation(conn):
-        loaded = VectorIndex.load(index_dir, dim)
+        loaded = VectorIndex.load(index_dir, dim, meta)
         if loaded is not None and faiss_agrees(conn, *loaded) is None:
             return loaded[0], True
     ids, vecs = vectors_for_chunks(conn, dim)
