@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from assistant.lexical import CJK_CHARS
+
 _QUESTION = (
     re.compile(r"(?i)^(?:what|who)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(.+)$"),
     re.compile(r"(?i)^(?:define|explain|describe|tell\s+me\s+about|what\s+do\s+you\s+know"
@@ -26,7 +28,7 @@ _QUESTION = (
                r"(?:介绍|说说|讲讲|谈谈|聊聊|解释)(?:一下|下)?(?:什么是)?\s*(.+)$"),
 )
 # What is left of a request that names nothing: "介绍一下", "聊聊天", "说说看".
-_NO_TERM = re.compile(r"一?下|[\u4e00-\u9fff]")
+_NO_TERM = re.compile(f"一?下|[{CJK_CHARS}]")
 MAX_SUBJECT_CHARS = 40  # longer "subjects" are whole questions ("what is the name of…")
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from assistant import definitions
 from assistant.documents import is_table_separator
-from assistant.lexical import get_jieba
+from assistant.lexical import CJK, CJK_CHARS, get_jieba
 
 MIN_CHARS = 6  # shorter "sentences" are headings, labels or stray markup
 MAX_CHARS = 160  # longer ones are cut at clause boundaries so a quote stays readable
@@ -50,13 +50,11 @@ NOVELTY_FLOOR, NOVEL_WORDS = 0.25, 3  # under 3 words of its own, a sentence sco
 log = logging.getLogger(__name__)
 _CHAR = "\x00"  # prefix that keeps character features apart from one-character words
 
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_HAS_CJK = re.compile(f"[{_CJK}]")
-_CJK_RUN = re.compile(f"[{_CJK}]+")
+_CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 _LATIN_WORD = re.compile(r"[a-z0-9]+")
 # A sentence ends after 。！？； (and closing quotes), or after .!? followed by a space, a
 # CJK character or the end: "github.com" and "3.5" are not ends.
-_SENT_END = re.compile(rf"(?<=[。！？；])[”」』）)]*|(?<=[.!?])[”\")]*(?=\s|[{_CJK}]|$)")
+_SENT_END = re.compile(rf"(?<=[。！？；])[”」』）)]*|(?<=[.!?])[”\")]*(?=\s|[{CJK_CHARS}]|$)")
 _ABBREVIATION = re.compile(
     r"(?:\b(?:St|Mt|Ft|Mr|Mrs|Ms|Dr|Prof|Sr|Jr|No|vs|e\.g|i\.e|U\.S)|(?<![\w.])[A-Z])\.\s*$"
 )
@@ -293,7 +291,7 @@ def _add(units: list[_Unit], shown: str, passage: int, row: bool = False) -> Non
     if sum(not c.isspace() for c in content) < MIN_CHARS:
         return
     tokens = _tokens(content)
-    if len(tokens) >= 2 or _HAS_CJK.search(content):
+    if len(tokens) >= 2 or CJK.search(content):
         units.append(_Unit(shown, passage, len(units), tokens, row))
 
 
@@ -462,11 +460,11 @@ def _join(units: list[_Unit]) -> str:
         if u.row or prev is None or prev.row:
             blocks.append(quote)
         else:
-            glue = "" if _ends_cjk(prev.shown) and _HAS_CJK.match(u.shown) else " "
+            glue = "" if _ends_cjk(prev.shown) and CJK.match(u.shown) else " "
             blocks[-1] += glue + quote
         prev = u
     return "\n".join(blocks)
 
 
 def _ends_cjk(text: str) -> bool:
-    return bool(text) and (bool(_HAS_CJK.match(text[-1])) or text[-1] in "。！？；”」』）")
+    return bool(text) and (bool(CJK.match(text[-1])) or text[-1] in "。！？；”」』）")
