@@ -36,7 +36,10 @@ import shutil
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from _stats import percentile  # bench/ is on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(ROOT.parent / "shared/models/tiktoken"))
@@ -47,13 +50,6 @@ SPLIT_B_FROM = 300  # CMRC split B takes its questions from here on (heldout.jso
 
 def norm(text: str) -> str:
     return re.sub(r"\s+", "", text).casefold()
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, round(q / 100 * (len(values) - 1)))]
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -173,8 +169,8 @@ def run_set(name: str, settings, questions: list[dict], prompt_sizes: bool = Fal
         "ctx": ctx / max(1, answerable),
         "abstain_ans": abst_ans / max(1, answerable),
         "abstain_un": abst_un / max(1, unanswerable) if unanswerable else None,
-        "first_ms_p50": pct(first_ms, 50),
-        "first_ms_p95": pct(first_ms, 95),
+        "first_ms_p50": percentile(first_ms, 50),
+        "first_ms_p95": percentile(first_ms, 95),
     }
     # For calibrating assistant/abstain.py: the highest threshold that keeps at most 5% of
     # answerable questions abstaining, and what it would catch.
@@ -189,6 +185,22 @@ def run_set(name: str, settings, questions: list[dict], prompt_sizes: bool = Fal
         out["prompt_tokens_max"] = max(tokens)
     out["examples_missed"] = misses
     return out
+
+
+def run_heldout(name: str, args, data_dir: Path, seed_index: Path | None,
+                left_out: Callable[[str], bool], answerable_from: list[dict],
+                unanswerable_from: list[dict]) -> dict:
+    """A set over ``data_dir``'s corpus without the documents ``left_out`` names: the first
+    ``args.n`` questions of ``answerable_from`` on the documents kept, and every question
+    of ``unanswerable_from`` on those left out, which the corpus can then not answer."""
+    answerable = [q for q in answerable_from if not left_out(q["doc"])][: args.n]
+    unanswerable = [dict(q, answerable=False) for q in unanswerable_from if left_out(q["doc"])]
+    slug = name.replace("-", "_")
+    corpus = holdout(data_dir / "corpus", args.work, slug, lambda f: not left_out(f.name))
+    settings = settings_for(corpus, args.work / f"idx_{slug}", args.embedder, seed_index)
+    result = run_set(name, settings, answerable + unanswerable)
+    show(result)
+    return result
 
 
 def show(r: dict) -> None:
@@ -242,31 +254,19 @@ def main(argv: list[str] | None = None) -> int:
         results.append(run_set("dev", settings, read_jsonl(args.dev), prompt_sizes=True))
         show(results[-1])
 
+    if "cmrc" not in args.skip or "cmrc-b" not in args.skip:
+        qs = read_jsonl(args.cmrc_dir / "questions.jsonl")
     if "cmrc" not in args.skip:
         docs = set(held["cmrc_docs"])
-        qs = read_jsonl(args.cmrc_dir / "questions.jsonl")
-        answerable = [q for q in qs[: args.n] if q["doc"] not in docs]
-        unanswerable = [dict(q, answerable=False) for q in qs[args.n :] if q["doc"] in docs]
-        corpus = holdout(args.cmrc_dir / "corpus", args.work, "cmrc", lambda f: f.name not in docs)
-        settings = settings_for(corpus, args.work / "idx_cmrc", args.embedder, args.cmrc_index)
-        results.append(run_set("cmrc", settings, answerable + unanswerable))
-        show(results[-1])
-
+        results.append(run_heldout("cmrc", args, args.cmrc_dir, args.cmrc_index,
+                                   lambda doc: doc in docs, qs[: args.n], qs[args.n :]))
     if "cmrc-b" not in args.skip:
         # The check split, made after the abstain rules were set: other passages left out,
         # answerable questions from the later part of the set.
-        docs = set(held["cmrc_docs_b"])
-        qs = read_jsonl(args.cmrc_dir / "questions.jsonl")
+        docs_b = set(held["cmrc_docs_b"])
         later = qs[SPLIT_B_FROM:]
-        answerable = [q for q in later if q["doc"] not in docs][: args.n]
-        unanswerable = [dict(q, answerable=False) for q in later if q["doc"] in docs]
-        corpus = holdout(args.cmrc_dir / "corpus", args.work, "cmrc_b",
-                         lambda f: f.name not in docs)
-        settings = settings_for(corpus, args.work / "idx_cmrc_b", args.embedder,
-                                args.cmrc_index)
-        results.append(run_set("cmrc-b", settings, answerable + unanswerable))
-        show(results[-1])
-
+        results.append(run_heldout("cmrc-b", args, args.cmrc_dir, args.cmrc_index,
+                                   lambda doc: doc in docs_b, later, later))
     if "squad" not in args.skip and args.squad_index is not None:
         titles = {f"# {t}" for t in held["squad_titles"]}
 
@@ -276,13 +276,8 @@ def main(argv: list[str] | None = None) -> int:
 
         names = {f.name: title(f) for f in (args.squad_dir / "corpus").iterdir()}
         qs = read_jsonl(args.squad_dir / "questions.jsonl")
-        answerable = [q for q in qs if names[q["doc"]] not in titles][: args.n]
-        unanswerable = [dict(q, answerable=False) for q in qs if names[q["doc"]] in titles]
-        corpus = holdout(args.squad_dir / "corpus", args.work, "squad",
-                         lambda f: names.get(f.name) not in titles)
-        settings = settings_for(corpus, args.work / "idx_squad", args.embedder, args.squad_index)
-        results.append(run_set("squad", settings, answerable + unanswerable))
-        show(results[-1])
+        results.append(run_heldout("squad", args, args.squad_dir, args.squad_index,
+                                   lambda doc: names.get(doc) in titles, qs, qs))
 
     for r in results:
         for m in r["examples_missed"]:

@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import threading
@@ -34,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from _serve import free_port, start_until_ready, stop  # bench/ is on sys.path
+from _stats import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -83,8 +83,7 @@ class Phase:
     reindex: dict | None = None
 
     def summary(self) -> dict:
-        lat = sorted(r.seconds for r in self.results if r.ok)
-        q = statistics.quantiles(lat, n=100, method="inclusive") if len(lat) >= 2 else lat * 99
+        lat = [r.seconds for r in self.results if r.ok]
         failed = sum(not r.ok for r in self.results)
         return {
             "phase": self.name,
@@ -92,9 +91,9 @@ class Phase:
             "errors": failed,
             "lost": failed,  # an answer that failed is lost: nothing else can lose one
             "uncited": sum(r.ok and not r.cited for r in self.results),
-            "p50_s": round(q[49], 3) if lat else None,
-            "p95_s": round(q[94], 3) if lat else None,
-            "max_s": round(lat[-1], 3) if lat else None,
+            "p50_s": round(percentile(lat, 50), 3) if lat else None,
+            "p95_s": round(percentile(lat, 95), 3) if lat else None,
+            "max_s": round(max(lat), 3) if lat else None,
             "wall_s": round(self.wall, 2),
             "answers_per_s": round(len(lat) / self.wall, 2) if self.wall else None,
             "reindex": self.reindex,

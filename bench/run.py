@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from _stats import percentile  # bench/ is on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 PY = sys.executable
@@ -121,8 +123,7 @@ def bench_latency(sets) -> list[str]:
         t = time.perf_counter()
         s.search(q, k=10)
         times.append((time.perf_counter() - t) * 1000)
-    times.sort()
-    p50, p95 = times[len(times) // 2], times[int(len(times) * 0.95)]
+    p50, p95 = percentile(times, 50), percentile(times, 95)
     return [f"search latency on CMRC (848 docs), 300 questions, k=10, query embedding "
             f"included: p50 {p50:.1f} ms, p95 {p95:.1f} ms"]
 
