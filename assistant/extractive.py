@@ -214,10 +214,11 @@ def _off_topic(passages: Sequence[Any], topic: str | None) -> set[int]:
     """
     if not topic:
         return set()
-    topic = topic.lower()
+    # A name with a number is keyed by its pieces ("claude 3"): any separator joins them.
+    name = re.compile(r"[\s\-_.]*".join(map(re.escape, topic.split())), re.IGNORECASE)
     named = {i for i, p in enumerate(passages)
-             if topic in f"{getattr(p, 'title', '')}\n{getattr(p, 'heading', '')}\n"
-                         f"{getattr(p, 'text', '')}".lower()}
+             if name.search(f"{getattr(p, 'title', '')}\n{getattr(p, 'heading', '')}\n"
+                            f"{getattr(p, 'text', '')}")}
     return set(range(len(passages))) - named if named else set()
 
 

@@ -309,3 +309,12 @@ def test_a_passage_naming_the_topic_beats_one_that_only_shares_the_detail_word()
     assert "足球运动员" in first_quote(out) and first_cited(out) == "1"
     # No passage names the topic: no passage is held back, the best sentence still wins.
     assert extractive_answer(question, hits, topic="王五") == extractive_answer(question, hits)
+
+
+def test_a_numbered_topic_is_named_with_any_separator():
+    from assistant.extractive import _off_topic
+
+    hits = [Hit("Claude-3 是一个大规模的语言模型。"), Hit("GLM-4 是一个大规模的语言模型。"),
+            Hit("Claude 3 Opus 于 2024 年发布。")]
+    assert _off_topic(hits, "claude 3") == {1}  # the abstain signal keys it "claude 3"
+    assert _off_topic(hits, "gpt 5") == set()  # named nowhere: nothing is held back
