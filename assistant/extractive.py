@@ -110,9 +110,12 @@ class _Unit:
     def words(self) -> set[str]:
         """Its words, without a table row's header (rows of one table share it)."""
         if self._words is None:
-            last_line = self.shown.splitlines()[-1]
-            self._words = {t for t in _tokens(last_line) if not t.startswith(_CHAR)}
+            self._words = {t for t in self.last_tokens() if not t.startswith(_CHAR)}
         return self._words
+
+    def last_tokens(self) -> tuple[str, ...]:
+        """Its tokens, characters included, without a table row's header."""
+        return _tokens(self.shown.splitlines()[-1]) if self.row else self.tokens
 
 
 Similarity = Callable[[str, list[str]], Sequence[float]]
@@ -170,7 +173,7 @@ def extractive_answer(question: str, passages: Sequence[Any], max_sentences: int
     chosen: list[_Unit] = []
     for k in ranked:
         u = units[k]
-        if u.passage != home:
+        if u.passage != home or (chosen and not _shares_words(query, u)):
             continue
         if len(chosen) == max_sentences or (chosen and (scores[k] <= 0 or
                                                          scores[k] < RELATIVE_FLOOR * best)):
@@ -178,6 +181,15 @@ def extractive_answer(question: str, passages: Sequence[Any], max_sentences: int
         if not any(_near_duplicate(u, c) for c in chosen):
             chosen.append(u)
     return _join(chosen)
+
+
+def _shares_words(query: set[str], unit: _Unit) -> bool:
+    """Whether a further quote shares a word with the question. One scored only for the
+    words its passage holds elsewhere ("sft | Supervised Fine-Tuning…" beside the LoRA row
+    asked about) says nothing about what was asked. Two shared characters count as a
+    word (jieba may cut "雌狸长" apart), one does not ("理想" is not about "核心思想")."""
+    shared = query.intersection(unit.last_tokens())
+    return any(not t.startswith(_CHAR) for t in shared) or len(shared) >= 2
 
 
 def _add_similarity(scores: list[float], units: list[_Unit], question: str,
@@ -242,8 +254,10 @@ def _units(text: str, passage: int) -> list[_Unit]:
     lines = text.splitlines()
     header: str | None = None
     titles: list[str] = []
+    in_table = False
     for n, line in enumerate(lines):
-        cells = _table_cells(line)
+        cells = _table_cells(line, in_table)
+        in_table = cells is not None
         if cells is None:
             header = None
             if _TITLE_LINE.match(line):
@@ -259,7 +273,7 @@ def _units(text: str, passage: int) -> list[_Unit]:
         # The first line of a table is its header: the chunker repeats it at the top of
         # every chunk of a long table, without the "|---|" line under it.
         if starts_table and ("\t" in line or is_table_separator(following)
-                             or (_table_cells(following) is not None and _labels(cells))):
+                             or (_table_cells(following, True) is not None and _labels(cells))):
             header = " | ".join(_clean(c) for c in cells)
             continue
         row = " | ".join(_shorten(_clean(c)) for c in cells)
@@ -296,13 +310,17 @@ def _add(units: list[_Unit], shown: str, passage: int, row: bool = False) -> Non
         units.append(_Unit(shown, passage, len(units), tokens, row))
 
 
-def _table_cells(line: str) -> list[str] | None:
-    """The cells of a Markdown (``| a | b |``) or tab-separated row, else None."""
+def _table_cells(line: str, in_table: bool = False) -> list[str] | None:
+    """The cells of a Markdown (``| a | b |``) or tab-separated row, else None.
+
+    A row without outer pipes needs two " | " to count, unless it follows a table line:
+    "sft | Supervised Fine-Tuning…" under "缩写名 | 描述 | 备注" is a row whose last
+    cell is empty, not a sentence that happens to hold a bar."""
     if "\t" in line.strip():
         cells = [c for c in line.strip().split("\t") if c.strip()]
         return cells if len(cells) >= 2 else None
     stripped = line.strip()
-    if stripped.startswith("|") or stripped.count(" | ") >= 2:
+    if stripped.startswith("|") or stripped.count(" | ") >= (1 if in_table else 2):
         cells = [c for c in stripped.strip("|").split("|") if c.strip()]
         return cells if len(cells) >= 2 or is_table_separator(line) else None
     return None

@@ -318,3 +318,15 @@ def test_a_numbered_topic_is_named_with_any_separator():
             Hit("Claude 3 Opus 于 2024 年发布。")]
     assert _off_topic(hits, "claude 3") == {1}  # the abstain signal keys it "claude 3"
     assert _off_topic(hits, "gpt 5") == set()  # named nowhere: nothing is held back
+
+
+def test_rows_of_two_cells_under_a_three_column_header_are_rows():
+    # From the default corpus: the last column is empty, so each row holds one " | ".
+    table = ("缩写名 | 描述 | 备注\n"
+             "sft | Supervised Fine-Tuning,有监督微调,用高质量数据和理想输出再进行训练。\n"
+             "LoRA | Low-Rank Adaption,大语言模型的低秩适应,其核心思想是对权重矩阵进行低秩转换")
+    out = extractive_answer("LoRA 的核心思想是什么？", [Hit(table)])
+    # The LoRA row under its header, and nothing else: not the header as a sentence of
+    # its own, not the sft row, which shares only the character 想 (理想) with the question.
+    assert out == ("缩写名 | 描述 | 备注\nLoRA | Low-Rank Adaption,大语言模型的低秩适应,"
+                   "其核心思想是对权重矩阵进行低秩转换[1]")
