@@ -94,7 +94,16 @@ class Event:
 # ----------------------------------------------------------------------------- one turn
 
 MAX_QUESTION_CHARS = 2000
-NO_CITATION_NOTICE = "The answer cites no source; related passages:"
+NO_CITATION_NOTICE = {
+    "zh": "回答没有引用任何资料；相关的段落如下：",
+    "en": "The answer cites no source; related passages:",
+}
+# Said beside an answer quoted because the configured model is not on disk (the fix, with
+# the command, is in the status line's notice: notices.py).
+QUOTING_NOTICE = {
+    "zh": "没有可用的语言模型：回答直接引用资料中的句子。",
+    "en": "No language model on disk: the answer quotes the sources.",
+}
 ABSTAIN_TEXT = {
     "zh": "资料中没有找到能回答这个问题的内容。下面是最接近的几段资料，供参考。",
     "en": "The documents do not cover this question. The nearest passages are listed below.",
@@ -395,8 +404,6 @@ class Assistant:
             backend=generator.name if generator is not None else "extractive",
             timings=timings,
         )
-        if generator is None and self._from_settings and _model_wanted(self.settings):
-            notes.append("No language model on disk: the answer quotes the sources.")
         pieces: list[str] = []
         try:
             yield from self._steps(
@@ -410,6 +417,9 @@ class Assistant:
             answer.error = f"{type(e).__name__}: {e}"
             answer.answer = _failure_text(e, pieces)
         timings["total_ms"] = _ms(t0)
+        quoted = not (answer.abstained or answer.error)
+        if quoted and generator is None and self._from_settings and _model_wanted(self.settings):
+            notes.insert(0, QUOTING_NOTICE[lang])
         answer.notice = "\n".join(notes) or None
         yield Event("done", answer=answer)
 
@@ -490,7 +500,7 @@ class Assistant:
         if not answer.answer:
             answer.answer = "(no answer)" if lang == "en" else "（没有生成回答）"
         if not answer.citations:
-            notes.append(NO_CITATION_NOTICE)
+            notes.append(NO_CITATION_NOTICE[lang])
         elif cites.dropped:
             notes.append(
                 "Dropped citation markers that point at no source: " + " ".join(cites.dropped)

@@ -33,6 +33,7 @@ from assistant.answer import (
     ABSTAIN_TEXT,
     MAX_QUESTION_CHARS,
     NO_CITATION_NOTICE,
+    QUOTING_NOTICE,
     Answer,
     Assistant,
     clean_question,
@@ -158,7 +159,7 @@ def test_answer_without_valid_citation_says_so(settings, searcher):
     gen = FakeGenerator("vLLM is fast [12].")
     answer = Assistant(settings, searcher=searcher, generator=gen).ask("vLLM 是谁开发的？")
     assert answer.citations == [] and answer.sources
-    assert answer.notice == NO_CITATION_NOTICE
+    assert answer.notice == NO_CITATION_NOTICE["zh"]  # in the question's language
     assert answer.answer == "vLLM is fast."
 
 
@@ -621,5 +622,10 @@ def test_per_turn_overrides_and_the_missing_model_notice(settings, searcher, tmp
     assert assistant.backend == "extractive"
     events = list(assistant.stream("vLLM 是谁开发的？", top_k=1, context_tokens=200))
     answer = events[-1].answer
-    assert len(answer.sources) == 1 and "No language model on disk" in answer.notice
+    assert len(answer.sources) == 1 and answer.notice == QUOTING_NOTICE["zh"]
     assert "UC Berkeley" in answer.answer
+    english = assistant.ask("Who developed vLLM?")
+    assert english.notice == QUOTING_NOTICE["en"]
+    # Nothing is quoted when it abstains: no word about quoting then.
+    declined = assistant.ask("How do I bake sourdough bread?")
+    assert declined.abstained and declined.notice is None
