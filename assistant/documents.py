@@ -25,6 +25,7 @@ from __future__ import annotations
 import codecs
 import html
 import io
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -681,6 +682,9 @@ def _parse_pdf(data: bytes, stem: str) -> tuple[str, list[Block]]:
         from pypdf import PdfReader
     except ImportError:  # pragma: no cover - a dependency, but say so plainly
         raise LoadError("PDF support needs the 'pypdf' package") from None
+    # pypdf logs what it repairs or gives up on ("invalid pdf header: b'3U\x97Z'", "EOF
+    # marker not found") in its own words, above ours: the skip line says what failed.
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL)
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -258,6 +259,14 @@ def _reason(path: Path) -> str:
     with pytest.raises(LoadError) as info:
         load(path)
     return str(info.value)
+
+
+def test_a_corrupt_pdf_leaves_pypdf_quiet(tmp_path: Path, caplog) -> None:
+    # The indexer's skip line says what failed; pypdf's own words would come above it.
+    with caplog.at_level(logging.DEBUG):
+        assert "PDF" in _reason(write(tmp_path, "rnd.pdf", b"3U\x97Z\xa2" + b"\x00" * 64))
+        assert "PDF" in _reason(write(tmp_path, "cut.pdf", b"%PDF-1.4\n1 0 obj\n<<>>\n"))
+    assert not [r for r in caplog.records if r.name.startswith("pypdf")]
 
 
 def test_bad_inputs_raise_load_error_with_a_reason(tmp_path: Path) -> None:
