@@ -333,6 +333,7 @@ def _check_faiss(conn, index: Path, manifest: dict) -> Check:
 
 def _check_fresh(conn, settings) -> list[Check]:
     """Has the corpus changed since the last run? (By content hash, like the indexer.)"""
+    from . import store
     from .indexer import max_file_bytes, scan_corpus
 
     corpus = Path(settings.corpus)
@@ -342,16 +343,24 @@ def _check_fresh(conn, settings) -> list[Check]:
     files = scan_corpus(corpus, max_file_bytes(), [], exclude=settings.index)
     on_disk = {rel: f.hash for rel, f in files.items()}
     in_db = dict(conn.execute("SELECT path, hash FROM documents").fetchall())
-    new = len(on_disk.keys() - in_db.keys())
+    # A file the last run could not load, unchanged since, is neither new nor changed.
+    unloadable = {p: v for p, v in store.skipped_files(conn).items()
+                  if on_disk.get(p) == v.get("hash") and p not in in_db}
+    new = len(on_disk.keys() - in_db.keys() - unloadable.keys())
     gone = len(in_db.keys() - on_disk.keys())
     changed = sum(1 for p, h in on_disk.items() if p in in_db and in_db[p] != h)
     if new or gone or changed:
-        # Files the indexer skipped (unreadable) count as new here; say "about".
         return [Check("index", "corpus", WARN,
-                      f"the corpus changed since the last index run (about {new} new, "
+                      f"the corpus changed since the last index run ({new} new, "
                       f"{changed} changed, {gone} removed files)",
                       "assistant index  (or run it with --watch to follow changes)")]
-    return [Check("index", "corpus", OK, f"the index is up to date with {corpus}")]
+    detail = f"the index is up to date with {corpus}"
+    if unloadable:
+        names = "; ".join(f"{p} ({v.get('reason', 'unreadable')})"
+                          for p, v in sorted(unloadable.items())[:3])
+        more = f" and {len(unloadable) - 3} more" if len(unloadable) > 3 else ""
+        detail += f"; left out as unreadable: {names}{more}"
+    return [Check("index", "corpus", OK, detail)]
 
 
 # -------------------------------------------------------------------------- disk, cpu

@@ -318,7 +318,15 @@ def _run(conn, settings, embedder, count_tokens, manifest, report, progress) -> 
         touched = (report.added or report.changed or report.removed or report.renamed
                    or report.chunks_embedded or report.rebuilt)
         gen = store.generation(conn) + (1 if touched or not old_manifest else 0)
-        store.set_meta(conn, generation=gen, manifest=json.dumps(manifest))
+        # Files that could not be loaded are remembered with their content, so that
+        # `assistant doctor` and a restarted server do not take them for new files.
+        unloadable = {
+            s["path"]: {"hash": on_disk[s["path"]].hash, "size": on_disk[s["path"]].size,
+                        "mtime": on_disk[s["path"]].mtime, "reason": s["reason"]}
+            for s in report.skipped if s["path"] in on_disk
+        }
+        store.set_meta(conn, generation=gen, manifest=json.dumps(manifest),
+                       skipped=json.dumps(unloadable, ensure_ascii=False))
     report.chunks_total = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
     store.write_manifest_file(settings.index, {**manifest, "generation": gen})
     ensure_faiss(conn, settings.index, embedder.dim, embedder.name)

@@ -383,6 +383,16 @@ def _stream_params(assistant) -> set[str] | None:
     return {p.name for p in params if p.kind is not inspect.Parameter.POSITIONAL_ONLY}
 
 
+def _unloadable(db: store.ThreadLocalDB) -> dict[str, tuple[int, float]]:
+    """The corpus files the last index run could not load, as (size, mtime) by path."""
+    if not (db.index_dir / store.DB_NAME).exists():  # connecting would create it
+        return {}
+    try:
+        return {p: (v["size"], v["mtime"]) for p, v in store.skipped_files(db.get()).items()}
+    except Exception:  # an index from before this was recorded, or a damaged one
+        return {}
+
+
 class Service:
     """What the web UI and the HTTP API share. Thread-safe."""
 
@@ -400,7 +410,7 @@ class Service:
         self._variants_lock = threading.Lock()
         self._db = store.ThreadLocalDB(settings.index)
         self._diff = CorpusDiff()
-        self._skipped: dict[str, tuple[int, float]] = {}
+        self._skipped = _unloadable(self._db)  # files the last index run could not load
         self._status: tuple[float, IndexStatus] | None = None
         self._status_lock = threading.Lock()
         self.last_backend: str | None = None

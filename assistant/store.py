@@ -111,6 +111,16 @@ def manifest(conn: sqlite3.Connection) -> dict:
     return json.loads(raw) if raw else {}
 
 
+def skipped_files(conn: sqlite3.Connection) -> dict[str, dict]:
+    """Corpus files the last index run could not load: path -> {"hash", "size", "mtime",
+    "reason"}. They are on disk but not in the index, and are not new."""
+    raw = get_meta(conn).get("skipped")
+    try:
+        return json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+
+
 def write_manifest_file(index_dir: Path, data: dict) -> None:
     write_json_atomic(Path(index_dir) / "manifest.json", data)
 

@@ -163,6 +163,16 @@ def test_corpus_changed_since_indexing(root):
     assert "1 new, 0 changed, 1 removed" in check.detail
 
 
+def test_a_file_the_index_could_not_load_is_not_new(root):
+    (root / "corpus" / "broken.pdf").write_bytes(b"%PDF-1.4 cut short")
+    assert _index_checks(root)["corpus"].status == "warn"  # not indexed yet: new
+    assert cli.main(["index", *_flags(root)]) == 0  # skipped, with a warning
+    check = _index_checks(root)["corpus"]
+    assert check.status == "ok" and "left out as unreadable: broken.pdf (" in check.detail
+    (root / "corpus" / "broken.pdf").write_bytes(b"%PDF-1.4 changed, still cut short")
+    assert "1 new" in _index_checks(root)["corpus"].detail  # changed since: try again
+
+
 def test_missing_and_damaged_chat_model(tmp_path):
     settings = _settings(tmp_path, model="qwen2.5-1.5b-instruct")
     checks = {c.name: c for c in doctor.check_models(settings)}

@@ -325,6 +325,8 @@ def test_unreadable_file_is_not_pending_forever(small_index):
     assert service.reindex.wait(60)
     assert service.reindex.state.summary["skipped"]
     assert service.index_status().current
+    # ... nor after a restart: the index remembers what it could not load.
+    assert Service(small_index, FakeAssistant).index_status(fresh=True).current
 
 
 def test_reindex_job_queues_one_more_run(monkeypatch, tmp_path):
