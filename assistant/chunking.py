@@ -75,13 +75,26 @@ def cl100k() -> tuple[object | None, str]:
     # tiktoken would otherwise download the file, with no timeout; fetching models is
     # the job of `assistant pull`, never a side effect of indexing.
     if cache is not None and not cache.is_file():
-        return None, f"no file at {cache}"
+        return None, "not in models/tiktoken/ nor in tiktoken's cache"
     try:
         import tiktoken
 
         return tiktoken.get_encoding("cl100k_base"), ""
     except Exception as e:
         return None, f"{type(e).__name__}: {e}"[:200]
+
+
+def announce_no_cl100k(reason: str, instead: str) -> None:
+    """Say once, whoever finds it missing first, that cl100k_base is not there, what
+    runs ``instead``, and where the file goes."""
+    from assistant.hub import tiktoken_file_name
+
+    notices.announce(
+        "tiktoken",
+        f"tiktoken's cl100k_base file could not be loaded ({reason}): {instead}. Fix: "
+        f"`assistant pull` on a connected machine puts it in models/tiktoken/; or copy "
+        f"the file there as {tiktoken_file_name()}.",
+    )
 
 
 def rough_token_count(text: str) -> int:
@@ -110,12 +123,8 @@ def make_token_counter(
         instead = "the embedder's tokenizer" + (f" ({which})" if which else "")
     else:
         instead = f"the {fallback_name} tokenizer"
-    notices.announce(
-        "tiktoken",
-        f"tiktoken's cl100k_base file could not be loaded ({reason}); counting tokens with "
-        f"{instead} instead, so chunk sizes differ a little; fix: `assistant pull` or set "
-        "TIKTOKEN_CACHE_DIR to the folder that holds the file",
-    )
+    announce_no_cl100k(reason, f"tokens are counted with {instead}, so chunk sizes differ "
+                               "a little")
     if fallback is not None:
         return fallback, fallback_name
     return rough_token_count, "chars"

@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 
-from .. import notices
 from ..errors import AssistantError
 
 DEFAULT_TIMEOUT = 120.0  # seconds between bytes: a CPU server can think for a while
@@ -188,14 +187,10 @@ def _unreachable(url: str, error: Exception) -> AssistantError:
 
 @lru_cache(maxsize=1)
 def _cl100k() -> Any:
-    from assistant.chunking import cl100k
+    from assistant.chunking import announce_no_cl100k, cl100k
 
     encoding, reason = cl100k()  # never downloads: that is `assistant pull`'s job
     if encoding is not None:
         return encoding
-    notices.announce(
-        "tiktoken-missing",
-        f"tiktoken's cl100k_base is unavailable ({reason}), so tokens for the "
-        "model server are estimated as characters / 2.",
-    )
+    announce_no_cl100k(reason, "tokens for the model server are estimated as characters / 2")
     return None
