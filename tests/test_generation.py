@@ -404,7 +404,7 @@ def test_unreachable_server_is_a_clear_error():
     with pytest.raises(AssistantError, match="could not reach the model server") as e:
         list(gen.stream(QUESTION, max_tokens=4, temperature=0.0))
     assert url in e.value.message
-    assert "running" in e.value.hint
+    assert "running" in e.value.hint and "--llm-url" in e.value.hint  # not a field name
     with pytest.raises(AssistantError, match="could not reach"):
         _ = OpenAIHTTPGenerator(url).model  # the property asks the server
 
