@@ -472,13 +472,20 @@ def _bounds(name: str) -> tuple[float | None, float | None]:
     return lo, hi
 
 
-def _model_choices(current: str) -> list[tuple[str, str]]:
+def _model_choices(current: str, models_dir: str | Path) -> list[tuple[str, str]]:
+    """The dropdown's (label, value) pairs. A preset that is not on disk says so: choosing
+    it answers by quoting, as the status line then shows, until it is pulled."""
+    from assistant.hub import find_model_file
     from assistant.presets import PRESETS
 
+    def label(p) -> str:
+        return p.label if find_model_file(p, models_dir) else f"{p.label} (not downloaded)"
+
     choices = [("Extractive: no model, quotes the sources", "extractive")]
-    choices += [(p.label, p.name) for p in PRESETS.values()]
+    choices += [(label(p), p.name) for p in PRESETS.values()]
     if current and current not in {v for _, v in choices}:
-        choices.append((current, current))
+        missing = find_model_file(current, models_dir) is None
+        choices.append((f"{current} (not found)" if missing else current, current))
     return choices
 
 
@@ -556,7 +563,7 @@ def build_ui(service: Service) -> gr.Blocks:
         with gr.Accordion("Settings", open=False):
             with gr.Row():
                 model = gr.Dropdown(
-                    choices=_model_choices(settings.model),
+                    choices=_model_choices(settings.model, settings.models_dir),
                     value=settings.model,
                     label="Model",
                     info=fields["model"].description,

@@ -654,3 +654,18 @@ def test_serve_over_a_current_index_embeds_nothing_and_answers(web_index):
              if p.is_file() and not p.name.endswith(("-wal", "-shm"))}
     assert after == before, "serving a current index changed its files"
     assert "embedding" not in "".join(output)
+
+
+def test_the_model_list_says_which_presets_are_not_downloaded(tmp_path, monkeypatch):
+    import assistant.hub
+    from assistant.presets import PRESETS
+
+    monkeypatch.setattr(assistant.hub, "_from_hf_cache", lambda preset: None)
+    default = PRESETS["qwen2.5-1.5b-instruct"]
+    (tmp_path / default.filename).write_bytes(b"GGUF")  # "on disk" is all that is asked
+    labels = dict((v, k) for k, v in web._model_choices("qwen2.5-1.5b-instruct", tmp_path))
+    assert labels["qwen2.5-1.5b-instruct"] == default.label
+    assert labels["gemma-2-2b-it"].endswith("(not downloaded)")
+    assert not labels["extractive"].endswith(")")
+    custom = dict((v, k) for k, v in web._model_choices("/nowhere/m.gguf", tmp_path))
+    assert custom["/nowhere/m.gguf"] == "/nowhere/m.gguf (not found)"
