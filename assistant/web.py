@@ -245,14 +245,20 @@ def render_card(tid: int, s: dict, terms: list[str], cited: bool) -> str:
     span = f"lines {lines[0]}–{lines[-1]}" if lines[0] != lines[-1] else f"line {lines[0]}"
     if s.get("page"):
         span = f"page {s['page']}, {span}"
-    where = " › ".join(x for x in (s.get("title"), s.get("heading")) if x)
+    # One separator for the whole path: chunk headings join their levels with " > ".
+    path = [s.get("title") or "", *(s.get("heading") or "").split(" > ")]
+    where = " › ".join(x.strip() for x in path if x.strip())
+    # The closed card names the section too: the file alone does not say what it is about.
+    section = (s.get("heading") or "").split(" > ")[-1].strip()
+    section = section if len(section) <= 40 else section[:39] + "…"
+    score = f"score {float(s.get('score', 0)):.2f}"
+    meta = "· " + " · ".join([e(section), span, score] if section else [span, score])
     badge = ' <span class="badge">cited</span>' if cited else ""
     url = source_url(s.get("doc", ""), lines, s.get("page"))
     return (
         f'<details class="src{" cited" if cited else ""}" id="src-{tid}-{s["n"]}">'
         f'<summary><span class="n">[{s["n"]}]</span><span class="doc">{e(s.get("doc", ""))}'
-        f'</span>{badge} <span class="meta">· {span} · score {float(s.get("score", 0)):.2f}'
-        f"</span></summary>"
+        f'</span>{badge} <span class="meta">{meta}</span></summary>'
         f'<div class="where">{e(where)}</div>'
         f'<div class="passage">{highlight(s.get("text", ""), terms)}</div>'
         f'<a class="open" href="{e(url, quote=True)}" target="_blank" rel="noopener noreferrer">'

@@ -669,3 +669,12 @@ def test_the_model_list_says_which_presets_are_not_downloaded(tmp_path, monkeypa
     assert not labels["extractive"].endswith(")")
     custom = dict((v, k) for k, v in web._model_choices("/nowhere/m.gguf", tmp_path))
     assert custom["/nowhere/m.gguf"] == "/nowhere/m.gguf (not found)"
+
+
+def test_a_source_card_names_its_section_when_closed_and_its_path_with_one_separator():
+    card = web.render_card(1, {"n": 1, "doc": "notes.md", "title": "AI", "lines": [3, 4],
+                               "heading": "4 推理框架 > 4.1 推理框架汇总", "text": "vLLM…",
+                               "score": 0.5}, [], cited=True)
+    summary = card[card.index("<summary>"):card.index("</summary>")]
+    assert "4.1 推理框架汇总" in summary and "lines 3–4" in summary
+    assert '<div class="where">AI › 4 推理框架 › 4.1 推理框架汇总</div>' in card
