@@ -30,6 +30,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -41,6 +42,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("assistant.api")
 
 MODEL_ID = "assistant"
+# Paths under these belong to the API: a wrong one gets an OpenAI-shaped 404/405 (the
+# chat page's app, mounted at /, would answer {"detail": "Not Found"}).
+API_PREFIXES = ("/v1", "/api")
+_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+SEND_JSON = ('Send a JSON object with Content-Type: application/json, e.g. {"messages": '
+             '[{"role": "user", "content": "What is LoRA?"}]}.')
 _ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -60,9 +67,38 @@ def error_body(message: str, status: int, param: str | None = None) -> dict:
     return {"error": {"message": message, "type": etype, "param": param, "code": None}}
 
 
-def error_response(message: str, status: int, param: str | None = None) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Basic realm="assistant"'} if status == 401 else None
+def error_response(message: str, status: int, param: str | None = None,
+                   headers: dict | None = None) -> JSONResponse:
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": 'Basic realm="assistant"'}
     return JSONResponse(error_body(message, status, param), status_code=status, headers=headers)
+
+
+_JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number",
+               bool: "true or false"}
+
+
+def validation_message(error: dict) -> tuple[str, str | None]:
+    """(message, param) for one of FastAPI's validation errors, in words a client can act
+    on: the body as a whole (not JSON, not an object) is no parameter."""
+    loc = [x for x in error.get("loc", ()) if x != "body"]
+    if error.get("type") == "json_invalid":
+        # loc holds the character position of the error here, not a field
+        why = (error.get("ctx") or {}).get("error") or "decode error"
+        at = f" at character {loc[0]}" if loc else ""
+        return f"The request body is not valid JSON ({why}{at}). {SEND_JSON}", None
+    if not loc:  # the body as a whole
+        body = error.get("input")
+        if body is None:
+            what = "The request has no body."
+        elif isinstance(body, bytes):  # FastAPI reads JSON only when the header says so
+            what = "The request body was not read as JSON: no Content-Type: application/json."
+        else:
+            kind = _JSON_KINDS.get(type(body), "a JSON value")
+            what = f"The request body must be a JSON object, not {kind}."
+        return f"{what} {SEND_JSON}", None
+    where = ".".join(str(x) for x in loc)
+    return f"Invalid request: {where}: {error.get('msg', 'bad input')}", where
 
 
 # -------------------------------------------------------------------------- request types
@@ -99,12 +135,25 @@ def split_messages(messages: list[ChatMessage]) -> tuple[str, list[dict]]:
     question = messages[-1].text().strip()
     if not question:
         raise AssistantError("The question is empty.", "Send a question in the last message.")
+    check_question(question)
     history = [
         {"role": m.role, "content": m.text()}
         for m in messages[:-1]
         if m.role in ("user", "assistant") and m.text().strip()
     ]
     return question, history
+
+
+def check_question(question: str) -> None:
+    """Refuse here what the assistant would refuse (e.g. only control characters), with a
+    next step for an HTTP client: the assistant's own hints are command lines."""
+    from assistant.answer import clean_question
+
+    try:
+        clean_question(question)
+    except AssistantError as e:
+        raise AssistantError(e.message, "Send a question in words in the last message.",
+                             e.status) from None
 
 
 def source_url(doc: str, lines: list[int] | None = None, page: int | None = None) -> str:
@@ -149,10 +198,8 @@ def install(app: FastAPI, service: Service) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, e: RequestValidationError):
         errs = e.errors()
-        first = errs[0] if errs else {}
-        where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
-        msg = f"Invalid request: {where + ': ' if where else ''}{first.get('msg', 'bad input')}"
-        return error_response(msg, 400, where or None)
+        msg, param = validation_message(errs[0] if errs else {})
+        return error_response(msg, 400, param)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, e: StarletteHTTPException):
@@ -212,7 +259,10 @@ def install(app: FastAPI, service: Service) -> None:
     @app.post("/api/reindex", status_code=202)
     def reindex_start() -> dict:
         started = service.start_reindex()
-        return {"started": started, **service.reindex.state.to_json()}
+        # False: a run was going, and one more run is queued after it. The job state
+        # (as GET /api/reindex gives it) has its own "started", a timestamp.
+        return {"started": started, "queued": not started,
+                "reindex": service.reindex.state.to_json()}
 
     @app.post("/api/documents")
     async def upload(request: Request) -> JSONResponse:
@@ -260,6 +310,33 @@ def install(app: FastAPI, service: Service) -> None:
             headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
                      "X-Content-Type-Options": "nosniff"},
         )
+
+    # Last, after every API route: what they did not take under the API's prefixes.
+    no_route = _no_route(app)
+    for prefix in API_PREFIXES:
+        for path in (prefix, prefix + "/{rest:path}"):
+            app.add_api_route(path, no_route, methods=_ANY_METHOD, include_in_schema=False)
+
+
+def _no_route(app: FastAPI):
+    """An endpoint answering 405 (with Allow) when another method has a route at the
+    request's path, else 404 listing the routes there are."""
+
+    async def no_route(request: Request) -> JSONResponse:
+        path = request.url.path
+        routes = [r for r in app.router.routes
+                  if isinstance(r, APIRoute) and r.endpoint is not no_route]
+        allowed = sorted({m for r in routes if r.path_regex.match(path) for m in r.methods})
+        if allowed:
+            return error_response(
+                f"{request.method} is not allowed on {path}: use {' or '.join(allowed)}.",
+                405, headers={"Allow": ", ".join(allowed)})
+        known = ", ".join(f"{m} {r.path}" for r in routes for m in sorted(r.methods)
+                          if r.path.startswith(API_PREFIXES))
+        return error_response(f"No API route {request.method} {path}. The routes: {known}.",
+                              404)
+
+    return no_route
 
 
 def _int(v: str | None) -> int | None:

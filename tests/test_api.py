@@ -138,7 +138,68 @@ def test_not_json_is_refused(url):
     r = httpx.post(f"{url}/v1/chat/completions", content=b"{not json",
                    headers={"content-type": "application/json"})
     assert r.status_code == 400
-    assert r.json()["error"]["type"] == "invalid_request_error"
+    err = r.json()["error"]
+    assert err["type"] == "invalid_request_error"
+    assert "not valid JSON" in err["message"] and "character 1" in err["message"]
+    assert err["param"] is None  # a character position is no parameter
+
+
+@pytest.mark.parametrize(
+    ("content", "headers", "says"),
+    [
+        (b'{"messages": [{"role": "user", "content": "hi"}]}', {}, "no Content-Type"),
+        (b'{"messages": [{"role": "user", "content": "hi"}]}', {"content-type": "text/plain"},
+         "no Content-Type"),
+        (b"[1, 2]", {"content-type": "application/json"}, "not an array"),
+        (b"", {"content-type": "application/json"}, "no body"),
+    ],
+)
+def test_body_that_is_not_a_json_object_says_what_to_send(url, content, headers, says):
+    r = httpx.post(f"{url}/v1/chat/completions", content=content, headers=headers)
+    assert r.status_code == 400
+    err = r.json()["error"]
+    assert says in err["message"] and "Content-Type: application/json" in err["message"]
+    assert "valid dictionary" not in err["message"] and err["param"] is None
+
+
+@pytest.mark.parametrize("question", ["\x00\x01\x1b", "?!"])
+def test_refused_question_hint_is_for_http_clients(url, question):
+    r = httpx.post(f"{url}/v1/chat/completions",
+                   json={"messages": [{"role": "user", "content": question}]}, timeout=30)
+    assert r.status_code == 400
+    message = r.json()["error"]["message"]
+    assert message.startswith("Ask a question") and "last message" in message
+    assert "assistant ask" not in message  # a command line means nothing to an HTTP client
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/v1/chat/completions", 405),
+        ("DELETE", "/api/reindex", 405),
+        ("GET", "/v1/nope", 404),
+        ("POST", "/v1/chat/completion", 404),
+        ("GET", "/api/nope", 404),
+        ("GET", "/v1", 404),
+    ],
+)
+def test_wrong_api_route_gets_openai_shaped_error(url, method, path, status):
+    r = httpx.request(method, url + path)
+    assert r.status_code == status
+    err = r.json()["error"]
+    assert err["type"] == ("not_found_error" if status == 404 else "invalid_request_error")
+    if status == 405:
+        allowed = r.headers["allow"].split(", ")
+        assert method in err["message"] and all(m in err["message"] for m in allowed)
+    else:
+        assert "POST /v1/chat/completions" in err["message"]  # the routes there are
+
+
+def test_chat_page_routes_are_left_to_gradio(url):
+    assert httpx.get(url + "/").status_code == 200
+    assert httpx.get(url + "/config").status_code == 200
+    r = httpx.get(url + "/no-such-page")
+    assert r.status_code == 404 and "error" not in r.json()  # Gradio's own answer
 
 
 def test_odd_questions_never_crash(url):
@@ -304,6 +365,10 @@ def test_upload_is_indexed_and_never_overwrites(url, web_service):
 def test_reindex_endpoint(url, web_service):
     r = httpx.post(f"{url}/api/reindex")
     assert r.status_code == 202
+    body = r.json()
+    # did this request start a run (else one more is queued), beside the job's own state
+    assert isinstance(body["started"], bool) and body["queued"] is not body["started"]
+    assert isinstance(body["reindex"]["started"], float) and "running" in body["reindex"]
     assert web_service.reindex.wait(120)
     state = httpx.get(f"{url}/api/reindex").json()
     assert not state["running"] and state["error"] is None
