@@ -1,5 +1,6 @@
 """The ``assistant`` command. Thin: parse flags, call the module that does the work,
-turn :class:`AssistantError` into ``Error: ...`` and exit code 1."""
+turn :class:`AssistantError` into ``Error: ...`` and exit code 1 (with ``--json``, into
+one JSON object on stdout, ``{"error": ..., "hint": ...}``)."""
 
 from __future__ import annotations
 
@@ -143,8 +144,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args) or 0
     except AssistantError as e:
-        print(f"Error: {e}", file=sys.stderr)
+        if not _json_error(args, e.message, e.hint):
+            print(f"Error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
+        if not _json_error(args, "Interrupted."):
+            print("Interrupted.", file=sys.stderr)
         return 130
+
+
+def _json_error(args: argparse.Namespace, message: str, hint: str | None = None) -> bool:
+    """With ``--json``, print the failure as one JSON object on stdout and return True:
+    a script reading stdout expects JSON whatever happened."""
+    if not getattr(args, "json", False):
+        return False
+    print(json.dumps({"error": message, **({"hint": hint} if hint else {})},
+                     ensure_ascii=False))
+    return True

@@ -2,7 +2,9 @@
 
 The answer streams to stdout; while the model reads the prompt (many seconds on a CPU)
 a spinner turns on stderr, only when stderr is a terminal. ``--json`` prints exactly one
-JSON object, :meth:`assistant.answer.Answer.to_json`.
+JSON object, :meth:`assistant.answer.Answer.to_json` (with ``error`` set and exit code 1
+when answering failed), or ``{"error", "hint"}`` when the question is refused before any
+answer (see :func:`assistant.cli.main`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """`assistant ask` from the command line: JSON shape, terminal output, bad input and
-bad model files (exit 1 with `Error: ...`, never a traceback)."""
+bad model files (exit 1 with `Error: ...`, or with --json one JSON object; never a
+traceback)."""
 
 from __future__ import annotations
 
@@ -93,6 +94,28 @@ def test_ask_refuses_bad_questions(args, capsys, question, message):
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("Error: ") and message in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("question", "extra", "message"),
+    [
+        ("", [], "it is empty"),
+        ("\x00\x01\x1b", [], "control characters"),
+        ("vLLM 是谁开发的？", ["--model", "/nonexistent/nope.gguf"], "does not exist"),
+    ],
+)
+def test_ask_json_refusals_are_one_json_object(args, capsys, question, extra, message):
+    code = main(["ask", question, *args, *extra, "--json"])
+    captured = capsys.readouterr()
+    assert code == 1 and captured.out.count("\n") == 1  # one object, then nothing else
+    out = json.loads(captured.out)
+    assert message in out["error"] and out["hint"]
+    assert "Error:" not in captured.err and "Traceback" not in captured.err
+
+
+def test_ask_json_refusal_without_a_hint_has_no_hint_key(args, capsys):
+    code, out, _ = ask_json(capsys, "vLLM 是谁开发的？", *args, "-k", "0")
+    assert code == 1 and "-k must be at least 1" in out["error"] and "hint" not in out
 
 
 def test_ask_cuts_a_100000_character_question(args, capsys):
