@@ -64,6 +64,7 @@ def _ensure_index(settings) -> None:
 
 
 def cmd_search(args) -> int:
+    from assistant.cli_ask import doc_at
     from assistant.search import Searcher
 
     settings = settings_from_args(args)
@@ -76,7 +77,7 @@ def cmd_search(args) -> int:
     if not hits:
         print("No passage matches.")
     for n, h in enumerate(hits, 1):
-        where = f"{h.doc}:{h.line_start}-{h.line_end}" + (f" (page {h.page})" if h.page else "")
+        where = doc_at(h.doc, h.line_start, h.line_end, h.page)
         head = " > ".join(x for x in (h.title, h.heading) if x)
         print(f"[{n}] {where}  score {h.score:.3f}\n    {head}")
         body = h.text if len(h.text) <= 400 else h.text[:400] + " ..."
@@ -98,22 +99,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("index", help="index the corpus (only what changed)")
+    p = sub.add_parser("index", help="index the corpus (only what changed)",
+                       description="Index the corpus (only what changed).")
     _common(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--watch", action="store_true",
                    help="keep running: re-index when files change")
     p.set_defaults(func=cmd_index)
 
-    p = sub.add_parser("search", help="find the passages that answer a question")
+    p = sub.add_parser("search", help="find the passages that answer a question",
+                       description="Find the passages that answer a question.")
     _common(p)
-    p.add_argument("question")
+    p.add_argument("question", help="what to look for, in any words (quote it)")
     p.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
     p.add_argument("--mode", choices=("hybrid", "lexical", "dense"), default="hybrid")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the passages as one JSON object")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("eval", help="score retrieval on a question file (JSONL)")
+    p = sub.add_parser("eval", help="score retrieval on a question file (JSONL)",
+                       description="Score retrieval on a question file (JSONL).")
     _common(p)
     p.add_argument("questions", type=Path)
     p.add_argument("-k", type=int, default=10, help="passages per question (default 10)")

@@ -21,9 +21,10 @@ PASSAGE_CHARS = 240  # of each source shown under the answer
 
 
 def register(sub, common) -> None:
-    p = sub.add_parser("ask", help="answer a question from the documents, with citations")
+    p = sub.add_parser("ask", help="answer a question from the documents, with citations",
+                       description="Answer a question from the documents, with citations.")
     common(p)
-    p.add_argument("question")
+    p.add_argument("question", help="the question, in quotes; Chinese or English")
     p.add_argument("--model", help="a preset name, a .gguf file, or 'extractive' (no model)")
     p.add_argument("--llm-url", dest="llm_url", help="an OpenAI-compatible server's base URL")
     p.add_argument("--llm-model", dest="llm_model", help="the model to ask that server for")
@@ -106,8 +107,14 @@ def _stream_to_terminal(assistant, question: str) -> int:
     return 0
 
 
+def doc_at(doc: str, start: int, end: int, page: int | None = None) -> str:
+    """"notes.md:14-15", "notes.md:172" for one line, "+ (page 3)" in a PDF."""
+    where = f"{doc}:{start}" if start == end else f"{doc}:{start}-{end}"
+    return where + (f" (page {page})" if page else "")
+
+
 def _source_line(s) -> str:
-    where = f"{s.doc}:{s.lines[0]}-{s.lines[1]}" + (f" (page {s.page})" if s.page else "")
+    where = doc_at(s.doc, s.lines[0], s.lines[1], s.page)
     head = " > ".join(x for x in (s.title, s.heading) if x)
     text = " ".join(s.text.split())
     if len(text) > PASSAGE_CHARS:

@@ -151,3 +151,11 @@ def test_ask_with_a_server_that_is_down_explains(args, capsys):
                               "--llm-url", "http://127.0.0.1:9/v1", "--llm-model", "m")
     assert code == 1 and out["error"] and "Could not answer" in out["answer"]
     assert out["sources"] and "Traceback" not in err
+
+
+def test_a_source_is_placed_by_file_and_lines():
+    from assistant.cli_ask import doc_at
+
+    assert doc_at("notes.md", 14, 15) == "notes.md:14-15"
+    assert doc_at("notes.md", 172, 172) == "notes.md:172"  # as the web says "line 172"
+    assert doc_at("paper.pdf", 3, 9, page=2) == "paper.pdf:3-9 (page 2)"
