@@ -69,13 +69,18 @@ def cmd_search(args) -> int:
 
     settings = settings_from_args(args)
     _ensure_index(settings)
-    hits = Searcher(settings).search(args.question, k=args.k, mode=args.mode)
+    searcher = Searcher(settings)
+    hits = searcher.search(args.question, k=args.k, mode=args.mode)
     if args.json:
         print(json.dumps({"query": args.question, "hits": [h.to_json() for h in hits]},
                          ensure_ascii=False))
         return 0
     if not hits:
         print("No passage matches.")
+    elif args.mode != "lexical" and not searcher.lexical(args.question, 1):
+        # Scores rank the passages against each other: the nearest by meaning scores
+        # high even when nothing is near. Say that no passage holds these words.
+        print("No passage holds these words; the nearest by meaning:\n")
     for n, h in enumerate(hits, 1):
         where = doc_at(h.doc, h.line_start, h.line_end, h.page)
         head = " > ".join(x for x in (h.title, h.heading) if x)

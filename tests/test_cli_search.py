@@ -51,6 +51,9 @@ def test_search_text_output_cites_file_and_lines(paths, capsys):
     assert main(["search", "HuggingFace 推出了什么？", *args]) == 0
     out = capsys.readouterr().out
     assert "[1] frameworks.md:" in out and "Text Generation Inference" in out
+    assert "No passage holds these words" not in out
+    assert main(["search", "xyzzyq", *args]) == 0  # the nearest by meaning, said as such
+    assert capsys.readouterr().out.startswith("No passage holds these words")
 
 
 def test_eval_json_and_scores(paths, capsys, tmp_path):
