@@ -355,6 +355,7 @@ def answer_fields(answer) -> dict:
         "backend": answer.backend,
         "notice": answer.notice,
         "error": getattr(answer, "error", None),
+        "timings": answer.timings,  # as `assistant ask --json` gives them
     }
 
 

@@ -91,6 +91,9 @@ def test_history_and_content_parts(url):
     r = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=120)
     assert r.status_code == 200, r.text
     assert r.json()["citations"]
+    timings = r.json()["timings"]  # the same figures as `assistant ask --json`
+    assert {"retrieve_ms", "prompt_tokens", "first_token_ms", "total_ms",
+            "tokens_per_s"} == timings.keys() and timings["total_ms"] > 0
 
 
 def test_models(openai_client):
