@@ -24,7 +24,8 @@ def register(sub, common) -> None:
     p = sub.add_parser("ask", help="answer a question from the documents, with citations",
                        description="Answer a question from the documents, with citations.")
     common(p)
-    p.add_argument("question", help="the question, in quotes; Chinese or English")
+    p.add_argument("question", help="the question, in quotes; Chinese or English; "
+                   "- reads it from standard input")
     p.add_argument("--model", help="a preset name, a .gguf file, or 'extractive' (no model)")
     p.add_argument("--llm-url", dest="llm_url", help="an OpenAI-compatible server's base URL")
     p.add_argument("--llm-model", dest="llm_model", help="the model to ask that server for")
@@ -38,6 +39,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.answer import Assistant, clean_question
     from assistant.cli import _ensure_index, settings_from_args
 
+    if args.question == "-":  # a question too long for the command line, or piped
+        args.question = sys.stdin.read()
     clean_question(args.question)  # bad input fails before any model or index work
     if args.top_k is not None and args.top_k < 1:
         raise AssistantError("-k must be at least 1.")

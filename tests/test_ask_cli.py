@@ -54,6 +54,14 @@ def test_ask_json_is_one_object_on_stdout(args, capsys):
     assert code == 0 and out.count("\n") == 1 and json.loads(out)["citations"]
 
 
+def test_the_question_can_come_from_standard_input(args, capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("vLLM 是谁开发的？\n"))
+    code, out, _ = ask_json(capsys, "-", *args, "--model", "extractive")
+    assert code == 0 and "UC Berkeley" in out["answer"]
+
+
 def test_ask_json_abstains(args, capsys):
     code, out, _ = ask_json(capsys, "How do I bake sourdough bread?", *args,
                             "--model", "extractive")
