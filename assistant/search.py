@@ -275,9 +275,21 @@ class Searcher:
             part = sibs[lo : hi + 1]
             covered.update(s[0] for s in part)
             out.append(Hit(h.chunk_id, h.doc, h.title, h.heading,
-                           "\n".join(s[2] for s in part), part[0][3], part[-1][4],
+                           join_chunks([s[2] for s in part]), part[0][3], part[-1][4],
                            h.page, h.score))
         return out
+
+
+def join_chunks(texts: list[str]) -> str:
+    """Neighbouring chunks as one passage. The chunker repeats a table's header at the
+    top of every chunk of the table; in the joined passage it is said once."""
+    header = texts[0].split("\n", 1)[0] if texts else ""
+    is_row = "|" in header or "\t" in header
+    parts = [texts[0]] if texts else []
+    for text in texts[1:]:
+        first, sep, rest = text.partition("\n")
+        parts.append(rest if is_row and sep and first == header else text)
+    return "\n".join(parts)
 
 
 DEFINITION_BOOST = 1.5  # score factor for a passage that defines what "What is X?" asks

@@ -242,3 +242,19 @@ def test_sigkill_during_index_leaves_a_usable_index(tmp_path, minilm):
         for mode in ("lexical", "dense", "hybrid"):
             for h in searcher.search(q, k=8, mode=mode, expand=False):
                 assert (h.doc, h.text) in after
+
+
+def test_a_widened_passage_of_a_long_table_says_its_header_once(tmp_path, fake_embedder):
+    rows = "".join(f"| {n} | 框架{n} | 团队{n} 开发的推理框架，支持批处理和量化。 |\n"
+                   for n in range(1, 40))
+    table = "# 推理框架\n\n| 编号 | 推理框架 | 团队 |\n|---|---|---|\n" + rows
+    corpus = make_corpus(tmp_path, {"frameworks.md": table})
+    settings = settings_for(tmp_path, corpus).model_copy(update={"chunk_tokens": 120})
+    run_index(settings, embedder=fake_embedder)
+    conn = store.connect(settings.index)
+    chunks = [t for (t,) in conn.execute("SELECT text FROM chunks ORDER BY ord")]
+    conn.close()
+    assert len(chunks) > 2 and all(t.startswith("编号 | 推理框架 | 团队") for t in chunks)
+    hit = Searcher(settings, embedder=fake_embedder).search("团队20 开发的推理框架", k=1)[0]
+    assert hit.text.count("编号 | 推理框架 | 团队") == 1 and "团队20" in hit.text
+    assert hit.line_end > hit.line_start  # it was widened to a neighbouring chunk
