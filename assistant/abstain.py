@@ -304,6 +304,14 @@ def coverage(
     return found / total, tuple(sorted(missing, key=lambda t: -weights[t]))
 
 
+def names(text: str, term: str) -> bool:
+    """Whether ``text`` names ``term`` (a key of :func:`content_weights`, e.g. a topic) as
+    the signal reads it: "gpt 5" is GPT-5 but not GPT-50, Chinese is compared as text."""
+    low = text.lower()
+    needs_words = " " not in term and not CJK.search(term)  # a Latin word: by word or stem
+    return _contains(term, low, set(tokenize(low)) if needs_words else set())
+
+
 def _contains(token: str, low: str, words: set[str]) -> bool:
     if " " in token:  # a compound name: its pieces in a row, any spacing or hyphens
         return _phrase(token).search(low) is not None

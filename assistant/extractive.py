@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 from assistant import definitions
+from assistant.abstain import names
 from assistant.documents import is_table_separator
 from assistant.lexical import CJK, CJK_CHARS, get_jieba
 
@@ -89,6 +90,9 @@ _STOPWORDS = """
     about there their they than then so if not no yes
 """
 _STOP = frozenset(_STOPWORDS.split())
+# Characters of the question words (什么, 哪些, 怎么, 谁): a sentence holding "为什么" shares
+# them with any "是什么" question, and that is no sign it is about what was asked.
+_ASKING_CHARS = frozenset("什么哪怎谁")
 _LABEL = re.compile(r"^([^:：,，。]{1,12})[:：]\s*\S")
 _NUMBER_QUESTION = re.compile(
     r"多少|几|多[长大高重远久宽深厚]|哪一?年|何时|什么时[候间]|时间|日期|"
@@ -110,10 +114,10 @@ class _Unit:
     def words(self) -> set[str]:
         """Its words, without a table row's header (rows of one table share it)."""
         if self._words is None:
-            self._words = {t for t in self.last_tokens() if not t.startswith(_CHAR)}
+            self._words = {t for t in self.own_tokens() if not t.startswith(_CHAR)}
         return self._words
 
-    def last_tokens(self) -> tuple[str, ...]:
+    def own_tokens(self) -> tuple[str, ...]:
         """Its tokens, characters included, without a table row's header."""
         return _tokens(self.shown.splitlines()[-1]) if self.row else self.tokens
 
@@ -188,8 +192,9 @@ def _shares_words(query: set[str], unit: _Unit) -> bool:
     words its passage holds elsewhere ("sft | Supervised Fine-Tuning…" beside the LoRA row
     asked about) says nothing about what was asked. Two shared characters count as a
     word (jieba may cut "雌狸长" apart), one does not ("理想" is not about "核心思想")."""
-    shared = query.intersection(unit.last_tokens())
-    return any(not t.startswith(_CHAR) for t in shared) or len(shared) >= 2
+    shared = query.intersection(unit.own_tokens())
+    return (any(not t.startswith(_CHAR) for t in shared)
+            or len({t for t in shared if t[1:] not in _ASKING_CHARS}) >= 2)
 
 
 def _add_similarity(scores: list[float], units: list[_Unit], question: str,
@@ -226,11 +231,9 @@ def _off_topic(passages: Sequence[Any], topic: str | None) -> set[int]:
     """
     if not topic:
         return set()
-    # A name with a number is keyed by its pieces ("claude 3"): any separator joins them.
-    name = re.compile(r"[\s\-_.]*".join(map(re.escape, topic.split())), re.IGNORECASE)
     named = {i for i, p in enumerate(passages)
-             if name.search(f"{getattr(p, 'title', '')}\n{getattr(p, 'heading', '')}\n"
-                            f"{getattr(p, 'text', '')}")}
+             if names(f"{getattr(p, 'title', '')}\n{getattr(p, 'heading', '')}\n"
+                      f"{getattr(p, 'text', '')}", topic)}
     return set(range(len(passages))) - named if named else set()
 
 
@@ -254,10 +257,10 @@ def _units(text: str, passage: int) -> list[_Unit]:
     lines = text.splitlines()
     header: str | None = None
     titles: list[str] = []
-    in_table = False
+    in_table = False  # the line before was a table line
     for n, line in enumerate(lines):
         cells = _table_cells(line, in_table)
-        in_table = cells is not None
+        starts_table, in_table = not in_table, cells is not None
         if cells is None:
             header = None
             if _TITLE_LINE.match(line):
@@ -269,7 +272,6 @@ def _units(text: str, passage: int) -> list[_Unit]:
         if is_table_separator(line):
             continue
         following = lines[n + 1] if n + 1 < len(lines) else ""
-        starts_table = n == 0 or _table_cells(lines[n - 1]) is None
         # The first line of a table is its header: the chunker repeats it at the top of
         # every chunk of a long table, without the "|---|" line under it.
         if starts_table and ("\t" in line or is_table_separator(following)

@@ -318,6 +318,22 @@ def test_a_numbered_topic_is_named_with_any_separator():
             Hit("Claude 3 Opus 于 2024 年发布。")]
     assert _off_topic(hits, "claude 3") == {1}  # the abstain signal keys it "claude 3"
     assert _off_topic(hits, "gpt 5") == set()  # named nowhere: nothing is held back
+    # Read as the abstain signal reads names: GPT-50 is not GPT-5, "said" does not name AI.
+    assert _off_topic([Hit("GPT-50 发布了。"), Hit("GPT-5 发布了。")], "gpt 5") == {0}
+    assert _off_topic([Hit("He said so."), Hit("AI 芯片。")], "ai") == {0}
+
+
+def test_every_row_of_a_table_of_short_one_bar_rows_is_a_row():
+    table = ("缩写名 | 描述 | 备注\nsft | Supervised Fine-Tuning\nlora | Low-Rank Adaptation\n"
+             "qlora | Quantized LoRA\ndpo | Direct Preference Optimization")
+    out = extractive_answer("lora 是什么？", [Hit(table)], max_sentences=1)
+    assert out == "缩写名 | 描述 | 备注\nlora | Low-Rank Adaptation [1]"
+
+
+def test_a_further_quote_needs_more_than_the_question_words_characters():
+    hit = Hit("LoRA 的核心思想是低秩分解，冻结原有权重。初学者常问为什么要先做预训练。")
+    assert extractive_answer("LoRA 的核心思想是什么？", [hit]) == (
+        "LoRA 的核心思想是低秩分解，冻结原有权重。[1]")
 
 
 def test_rows_of_two_cells_under_a_three_column_header_are_rows():
