@@ -318,18 +318,31 @@ def _run(conn, settings, embedder, count_tokens, manifest, report, progress) -> 
         touched = (report.added or report.changed or report.removed or report.renamed
                    or report.chunks_embedded or report.rebuilt)
         gen = store.generation(conn) + (1 if touched or not old_manifest else 0)
-        # Files that could not be loaded are remembered with their content, so that
-        # `assistant doctor` and a restarted server do not take them for new files.
-        unloadable = {
-            s["path"]: {"hash": on_disk[s["path"]].hash, "size": on_disk[s["path"]].size,
-                        "mtime": on_disk[s["path"]].mtime, "reason": s["reason"]}
-            for s in report.skipped if s["path"] in on_disk
-        }
         store.set_meta(conn, generation=gen, manifest=json.dumps(manifest),
-                       skipped=json.dumps(unloadable, ensure_ascii=False))
+                       skipped=json.dumps(_unloadable(settings.corpus, on_disk, report.skipped),
+                                          ensure_ascii=False))
     report.chunks_total = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
     store.write_manifest_file(settings.index, {**manifest, "generation": gen})
     ensure_faiss(conn, settings.index, embedder.dim, embedder.name)
+
+
+def _unloadable(corpus: Path, on_disk: dict[str, CorpusFile], skipped: list[dict]) -> dict:
+    """The files this run could not load, as they are now (content hash when it could be
+    read, size and mtime), so that `assistant doctor` and the server's status, which
+    compare the folder with the index, do not take them for new files."""
+    out = {}
+    for s in skipped:
+        rel, f = s["path"], on_disk.get(s["path"])
+        if f is not None:
+            out[rel] = {"hash": f.hash, "size": f.size, "mtime": f.mtime, "reason": s["reason"]}
+            continue
+        try:  # unreadable, or too big: no hash, but its size and time say if it changes
+            st = (Path(corpus) / rel).stat()
+        except OSError:
+            continue
+        out[rel] = {"hash": None, "size": st.st_size, "mtime": st.st_mtime,
+                    "reason": s["reason"]}
+    return out
 
 
 def _delete_doc(conn, doc_id: int) -> None:

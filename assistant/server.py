@@ -95,8 +95,12 @@ class CorpusDiff:
                 self._hashes.clear()
         return self._hashes[key]
 
-    def diff(self, corpus: Path, conn, skipped: dict[str, tuple[int, float]],
+    def diff(self, corpus: Path, conn,
              exclude: Path | None = None) -> tuple[list[str], list[str], list[str]]:
+        # Files the last index run could not load (recorded by the indexer): unchanged
+        # since, they are neither new nor changed.
+        skipped = {p: (v.get("size"), v.get("mtime"))
+                   for p, v in store.skipped_files(conn).items()}
         indexed = {
             r[0]: (r[1], r[2], r[3])
             for r in conn.execute("SELECT path, size, mtime, hash FROM documents")
@@ -383,16 +387,6 @@ def _stream_params(assistant) -> set[str] | None:
     return {p.name for p in params if p.kind is not inspect.Parameter.POSITIONAL_ONLY}
 
 
-def _unloadable(db: store.ThreadLocalDB) -> dict[str, tuple[int, float]]:
-    """The corpus files the last index run could not load, as (size, mtime) by path."""
-    if not (db.index_dir / store.DB_NAME).exists():  # connecting would create it
-        return {}
-    try:
-        return {p: (v["size"], v["mtime"]) for p, v in store.skipped_files(db.get()).items()}
-    except Exception:  # an index from before this was recorded, or a damaged one
-        return {}
-
-
 class Service:
     """What the web UI and the HTTP API share. Thread-safe."""
 
@@ -410,7 +404,6 @@ class Service:
         self._variants_lock = threading.Lock()
         self._db = store.ThreadLocalDB(settings.index)
         self._diff = CorpusDiff()
-        self._skipped = _unloadable(self._db)  # files the last index run could not load
         self._status: tuple[float, IndexStatus] | None = None
         self._status_lock = threading.Lock()
         self.last_backend: str | None = None
@@ -585,7 +578,7 @@ class Service:
                 st.chunks = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
                 st.embedder = store.manifest(conn).get("embedder", "")
                 st.added, st.changed, st.removed = self._diff.diff(
-                    self.corpus, conn, self._skipped, exclude=self.settings.index
+                    self.corpus, conn, exclude=self.settings.index
                 )
             except Exception as e:  # a missing or locked index is shown, not raised
                 log.warning("index status: %s", e)
@@ -593,13 +586,6 @@ class Service:
             return st
 
     def _finished(self, state: JobState) -> None:
-        if state.summary:
-            skipped = {}
-            for s in state.summary.get("skipped", []):
-                with contextlib.suppress(OSError):
-                    st = (self.corpus / s["path"]).stat()
-                    skipped[s["path"]] = (st.st_size, st.st_mtime)
-            self._skipped = skipped
         self._forget_status()
 
     def _forget_status(self) -> None:

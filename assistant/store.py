@@ -116,9 +116,12 @@ def skipped_files(conn: sqlite3.Connection) -> dict[str, dict]:
     "reason"}. They are on disk but not in the index, and are not new."""
     raw = get_meta(conn).get("skipped")
     try:
-        return json.loads(raw) if raw else {}
+        data = json.loads(raw) if raw else {}
     except ValueError:
         return {}
+    if not isinstance(data, dict):
+        return {}
+    return {p: v for p, v in data.items() if isinstance(v, dict)}
 
 
 def write_manifest_file(index_dir: Path, data: dict) -> None:

@@ -318,6 +318,8 @@ def test_an_index_kept_inside_the_corpus_is_not_a_change(tmp_path):
 def test_unreadable_file_is_not_pending_forever(small_index):
     from webfixtures import FakeAssistant
 
+    from assistant.indexer import run_index
+
     service = Service(small_index, FakeAssistant)
     (Path(small_index.corpus) / "broken.pdf").write_bytes(b"not a pdf")
     assert service.index_status(fresh=True).added == ["broken.pdf"]
@@ -327,6 +329,11 @@ def test_unreadable_file_is_not_pending_forever(small_index):
     assert service.index_status().current
     # ... nor after a restart: the index remembers what it could not load.
     assert Service(small_index, FakeAssistant).index_status(fresh=True).current
+    # ... nor when `assistant index` in another process skipped it.
+    (Path(small_index.corpus) / "broken2.docx").write_bytes(b"PK not a docx")
+    assert service.index_status(fresh=True).added == ["broken2.docx"]
+    run_index(small_index)
+    assert service.index_status(fresh=True).current
 
 
 def test_reindex_job_queues_one_more_run(monkeypatch, tmp_path):
