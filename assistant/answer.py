@@ -417,7 +417,7 @@ class Assistant:
             answer.error = f"{type(e).__name__}: {e}"
             answer.answer = _failure_text(e, pieces)
         timings["total_ms"] = _ms(t0)
-        quoted = not (answer.abstained or answer.error)
+        quoted = bool(answer.citations) and not answer.error
         if quoted and generator is None and self._from_settings and _model_wanted(self.settings):
             notes.insert(0, QUOTING_NOTICE[lang])
         answer.notice = "\n".join(notes) or None

@@ -75,7 +75,8 @@ def cl100k() -> tuple[object | None, str]:
     # tiktoken would otherwise download the file, with no timeout; fetching models is
     # the job of `assistant pull`, never a side effect of indexing.
     if cache is not None and not cache.is_file():
-        return None, "not in models/tiktoken/ nor in tiktoken's cache"
+        return None, f"no file at {cache}" if _cache_dir_set() else (
+            "not in models/tiktoken/ nor in tiktoken's cache")
     try:
         import tiktoken
 
@@ -89,12 +90,18 @@ def announce_no_cl100k(reason: str, instead: str) -> None:
     runs ``instead``, and where the file goes."""
     from assistant.hub import tiktoken_file_name
 
+    # A cache folder set by the user is where tiktoken looks, and then only there.
+    folder = _cache_dir_set() or "models/tiktoken/"
     notices.announce(
         "tiktoken",
         f"tiktoken's cl100k_base file could not be loaded ({reason}): {instead}. Fix: "
-        f"`assistant pull` on a connected machine puts it in models/tiktoken/; or copy "
-        f"the file there as {tiktoken_file_name()}.",
+        f"`assistant pull` on a connected machine fetches it; or copy the file into "
+        f"{folder} as {tiktoken_file_name()}.",
     )
+
+
+def _cache_dir_set() -> str | None:
+    return os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
 
 
 def rough_token_count(text: str) -> int:

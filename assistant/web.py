@@ -489,10 +489,21 @@ def _model_choices(current: str, models_dir: str | Path) -> list[tuple[str, str]
 
     choices = [("Extractive: no model, quotes the sources", "extractive")]
     choices += [(label(p), p.name) for p in PRESETS.values()]
-    if current and current not in {v for _, v in choices}:
-        missing = find_model_file(current, models_dir) is None
+    if _model_value(current) == current and current not in PRESETS and current.strip():
+        missing = find_model_file(current, models_dir) is None  # a .gguf path
         choices.append((f"{current} (not found)" if missing else current, current))
     return choices
+
+
+def _model_value(model: str) -> str:
+    """The dropdown value for a configured model: "none" is "extractive", "Phi-2" is
+    "phi-2"; a path stays as it is."""
+    from assistant.generation import NO_MODEL
+    from assistant.presets import PRESETS
+
+    if model.strip().lower() in NO_MODEL:
+        return "extractive"
+    return model.lower() if model.lower() in PRESETS else model
 
 
 # ---------------------------------------------------------------------------------- the UI
@@ -570,7 +581,7 @@ def build_ui(service: Service) -> gr.Blocks:
             with gr.Row():
                 model = gr.Dropdown(
                     choices=_model_choices(settings.model, settings.models_dir),
-                    value=settings.model,
+                    value=_model_value(settings.model),
                     label="Model",
                     info=fields["model"].description,
                     allow_custom_value=True,

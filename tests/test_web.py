@@ -676,6 +676,10 @@ def test_the_model_list_says_which_presets_are_not_downloaded(tmp_path, monkeypa
     assert not labels["extractive"].endswith(")")
     custom = dict((v, k) for k, v in web._model_choices("/nowhere/m.gguf", tmp_path))
     assert custom["/nowhere/m.gguf"] == "/nowhere/m.gguf (not found)"
+    # Other spellings of a choice are that choice, not an extra "not found" entry.
+    for spelling, value in (("none", "extractive"), ("Phi-2", "phi-2"), ("", "extractive")):
+        assert web._model_value(spelling) == value
+        assert len(web._model_choices(spelling, tmp_path)) == 1 + len(PRESETS)
 
 
 def test_a_source_card_names_its_section_when_closed_and_its_path_with_one_separator():
