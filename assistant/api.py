@@ -289,8 +289,11 @@ def install(app: FastAPI, service: Service) -> None:
             return JSONResponse(
                 {**error_body("; ".join(r["error"] for r in refused), status),
                  "refused": refused}, status_code=status)
+        # The same shape as POST /api/reindex: "reindex" is the job's state everywhere.
         started = service.start_reindex() if saved else False
-        return JSONResponse({"saved": saved, "refused": refused, "reindex": started})
+        return JSONResponse({"saved": saved, "refused": refused, "started": started,
+                             "queued": bool(saved) and not started,
+                             "reindex": service.reindex.state.to_json()})
 
     @app.get("/source/{rel:path}")
     def source(rel: str, request: Request):

@@ -40,7 +40,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.cli import _ensure_index, settings_from_args
 
     if args.question == "-":  # a question too long for the command line, or piped
-        args.question = sys.stdin.read()
+        try:
+            args.question = sys.stdin.read()
+        except UnicodeDecodeError as e:
+            raise AssistantError(f"The question on standard input is not text in this "
+                                 f"terminal's encoding ({sys.stdin.encoding}: {e.reason}).",
+                                 "Convert it to UTF-8 first, e.g. iconv -f GBK -t UTF-8") from None
     clean_question(args.question)  # bad input fails before any model or index work
     if args.top_k is not None and args.top_k < 1:
         raise AssistantError("-k must be at least 1.")

@@ -677,14 +677,17 @@ def parse_html(text: str, stem: str) -> tuple[str, list[Block]]:
 # ----------------------------------------------------------------------------- PDF
 
 
+# pypdf logs what it repairs or gives up on ("invalid pdf header: b'3U\x97Z'", "EOF marker
+# not found") in its own words, above the indexer's skip line, which says what failed. Its
+# notes on PDFs it repairs and loads are not shown either: the text is what counts.
+logging.getLogger("pypdf").setLevel(logging.CRITICAL)
+
+
 def _parse_pdf(data: bytes, stem: str) -> tuple[str, list[Block]]:
     try:
         from pypdf import PdfReader
     except ImportError:  # pragma: no cover - a dependency, but say so plainly
         raise LoadError("PDF support needs the 'pypdf' package") from None
-    # pypdf logs what it repairs or gives up on ("invalid pdf header: b'3U\x97Z'", "EOF
-    # marker not found") in its own words, above ours: the skip line says what failed.
-    logging.getLogger("pypdf").setLevel(logging.CRITICAL)
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:

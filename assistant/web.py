@@ -28,6 +28,7 @@ from assistant import store
 from assistant.api import source_url
 from assistant.documents import SUPPORTED_SUFFIXES
 from assistant.errors import AssistantError
+from assistant.lexical import CJK, CJK_CHARS
 
 if TYPE_CHECKING:
     from assistant.server import Service
@@ -407,7 +408,6 @@ _GENERIC = frozenset(
     abstract background notes todo faq misc 引言 概述 简介 总结 小结 参考 参考文献 目录 附录
     前言 背景 说明 其他 其它 基础理论""".split()  # noqa: SIM905 - a word list reads better as text
 )
-_HAS_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 def example_questions(index_dir: Path, limit: int = 4) -> list[str]:
@@ -436,12 +436,12 @@ def example_questions(index_dir: Path, limit: int = 4) -> list[str]:
         key = leaf.lower().removesuffix("汇总")  # "推理框架汇总" asks what "推理框架" asks
         if not (2 <= len(leaf) <= 24) or key in seen or key in _GENERIC:
             continue
-        if not re.search(r"[A-Za-z\u3400-\u9fff]", leaf):
+        if not re.search(f"[A-Za-z{CJK_CHARS}]", leaf):
             continue
         seen.add(key)
         per_doc.setdefault(doc, []).append(leaf)
     leaves = [x for group in per_doc.values() for x in group]
-    chinese = sum(bool(_HAS_CJK.search(x)) for x in leaves) * 2 >= len(leaves) or not leaves
+    chinese = sum(bool(CJK.search(x)) for x in leaves) * 2 >= len(leaves) or not leaves
     out: list[str] = []
     queues = [list(v) for v in per_doc.values()]
     while len(out) < limit and any(queues):

@@ -366,6 +366,9 @@ def test_upload_is_indexed_and_never_overwrites(url, web_service):
     r = _upload(url, "术语表.md", first)
     assert r.status_code == 200, r.text
     assert r.json()["saved"] == ["术语表.md"]
+    # An index run was started or queued; "reindex" is the job's state, as elsewhere.
+    assert r.json()["started"] or r.json()["queued"]
+    assert "running" in r.json()["reindex"]
     second = "# 术语表\n\n## Numbat\n\nThe numbat eats termites.\n".encode()
     r = _upload(url, "术语表.md", second)
     assert r.json()["saved"] == ["术语表 (2).md"]

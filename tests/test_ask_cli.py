@@ -62,6 +62,16 @@ def test_the_question_can_come_from_standard_input(args, capsys, monkeypatch):
     assert code == 0 and "UC Berkeley" in out["answer"]
 
 
+def test_a_question_on_standard_input_in_another_encoding_is_a_clear_error(args, capsys,
+                                                                          monkeypatch):
+    import io
+
+    gbk = io.TextIOWrapper(io.BytesIO("模型是什么？".encode("gbk")), encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", gbk)
+    code, out, _ = ask_json(capsys, "-", *args, "--model", "extractive")
+    assert code == 1 and "not text" in out["error"] and "iconv" in out["hint"]
+
+
 def test_ask_json_abstains(args, capsys):
     code, out, _ = ask_json(capsys, "How do I bake sourdough bread?", *args,
                             "--model", "extractive")

@@ -179,8 +179,9 @@ def _unreachable(url: str, error: Exception) -> AssistantError:
         )
     return AssistantError(
         f"could not reach the model server at {url} ({type(error).__name__}: {error})",
-        hint="check that the server is running and its URL is right (--llm-url, or Server "
-        "URL in the web page's settings), or leave the URL empty to use the local model",
+        hint="check that the server is running and its URL is right (--llm-url, Server URL "
+        "in the web page's settings, llm_url in assistant.toml or ASSISTANT_LLM_URL), or "
+        "leave the URL empty to use the local model",
         status=502,
     )
 
