@@ -407,7 +407,7 @@ class Service:
         self._status: tuple[float, IndexStatus] | None = None
         self._status_lock = threading.Lock()
         self.last_backend: str | None = None
-        self.reindex = ReindexJob(settings, embedder=self._embedder, on_finish=self._finished)
+        self.reindex = ReindexJob(settings, embedder=self._embedder, on_finish=self.index_changed)
         self.watcher: Any = None  # set by create_app(watcher=...)
         self.started = time.time()
 
@@ -585,20 +585,16 @@ class Service:
             self._status = (now, st)
             return st
 
-    def _finished(self, state: JobState) -> None:
-        self._forget_status()
-
     def _forget_status(self) -> None:
         """The next status read walks the corpus again (something changed)."""
         with self._status_lock:
             self._status = None
 
     def index_changed(self, report: Any = None) -> None:
-        """Called after an index run done elsewhere (the corpus watcher)."""
-        if report is not None and hasattr(report, "summary"):
-            self._finished(JobState(summary=report.summary()))
-        else:
-            self._forget_status()
+        """Called after every index run: ours (the re-index job) or the corpus watcher's.
+        What it skipped is in the index's own record (``store.skipped_files``), read by
+        the next status."""
+        self._forget_status()
 
     @property
     def indexing(self) -> bool:
