@@ -266,9 +266,10 @@ def install(app: FastAPI, service: Service) -> None:
 
     @app.post("/api/documents")
     async def upload(request: Request) -> JSONResponse:
-        from assistant.server import check_upload_size, upload_limit
+        from assistant.indexer import max_file_bytes
+        from assistant.server import check_upload_size
 
-        each = upload_limit()
+        each = max_file_bytes()  # what the indexer takes
         limit = 50 * each  # 50 files at most, each checked below
         if int(request.headers.get("content-length") or 0) > limit:
             return error_response(f"Too much at once: upload at most {limit / 2**20:g} MB.", 413)

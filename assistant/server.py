@@ -274,14 +274,10 @@ def safe_upload_name(name: str) -> str:
     return clean
 
 
-def upload_limit() -> int:
-    """The largest upload in bytes: what the indexer takes (``ASSISTANT_MAX_FILE_MB``), so
-    that no accepted upload is then skipped as too large."""
-    return max_file_bytes()
-
-
 def check_upload_size(name: str, size: int, max_bytes: int | None = None) -> None:
-    max_bytes = upload_limit() if max_bytes is None else max_bytes
+    # The limit is what the indexer takes (ASSISTANT_MAX_FILE_MB): no accepted upload is
+    # then skipped as too large.
+    max_bytes = max_file_bytes() if max_bytes is None else max_bytes
     if size > max_bytes:
         raise AssistantError(
             f"{name!r} is {size / 2**20:.1f} MB; the index takes files up to "
@@ -686,7 +682,7 @@ def create_app(settings: Settings, *, auth: tuple[str, str] | None = None,
         path="/",
         footer_links=["api"],
         run_history=False,
-        max_file_size=upload_limit(),
+        max_file_size=max_file_bytes(),  # what the indexer takes
         show_error=True,
         theme=web.theme(),
         css=web.CSS,

@@ -704,9 +704,9 @@ def build_ui(service: Service) -> gr.Blocks:
 
 
 def _max_mb() -> float:
-    from assistant.server import upload_limit
+    from assistant.indexer import max_file_bytes
 
-    return upload_limit() / 2**20
+    return max_file_bytes() / 2**20
 
 
 def _follow_job(service: Service) -> Iterator[str]:
