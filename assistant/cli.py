@@ -104,16 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("index", help="index the corpus (only what changed)",
-                       description="Index the corpus (only what changed).")
+    p = sub.add_parser("index", help="index the corpus (only what changed)")
     _common(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--watch", action="store_true",
                    help="keep running: re-index when files change")
     p.set_defaults(func=cmd_index)
 
-    p = sub.add_parser("search", help="find the passages that answer a question",
-                       description="Find the passages that answer a question.")
+    p = sub.add_parser("search", help="find the passages that answer a question")
     _common(p)
     p.add_argument("question", help="what to look for, in any words (quote it)")
     p.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
@@ -121,8 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the passages as one JSON object")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("eval", help="score retrieval on a question file (JSONL)",
-                       description="Score retrieval on a question file (JSONL).")
+    p = sub.add_parser("eval", help="score retrieval on a question file (JSONL)")
     _common(p)
     p.add_argument("questions", type=Path)
     p.add_argument("-k", type=int, default=10, help="passages per question (default 10)")
@@ -133,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     for extra in _extra_commands():
         extra(sub, _common)
+    # "assistant X --help" opens with what the command list says of X, unless X has more
+    # to say (pull).
+    for action in sub._choices_actions:
+        command = sub.choices[action.dest]
+        if command.description is None and action.help:
+            command.description = action.help[0].upper() + action.help[1:] + "."
     return parser
 
 

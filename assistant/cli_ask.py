@@ -21,8 +21,7 @@ PASSAGE_CHARS = 240  # of each source shown under the answer
 
 
 def register(sub, common) -> None:
-    p = sub.add_parser("ask", help="answer a question from the documents, with citations",
-                       description="Answer a question from the documents, with citations.")
+    p = sub.add_parser("ask", help="answer a question from the documents, with citations")
     common(p)
     p.add_argument("question", help="the question, in quotes; Chinese or English; "
                    "- reads it from standard input")

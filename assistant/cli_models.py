@@ -24,15 +24,13 @@ def register(sub, common) -> None:
     p.add_argument("--json", action="store_true", help="print what was fetched as JSON")
     p.set_defaults(func=cmd_pull)
 
-    p = sub.add_parser("models", help="what models are on disk, what each preset needs",
-                       description="What models are on disk, what each preset needs.")
+    p = sub.add_parser("models", help="what models are on disk, what each preset needs")
     common(p)
     p.add_argument("--dir", type=Path, dest="models_dir", help="the models folder to list")
     p.add_argument("--json", action="store_true", help="print the inventory as JSON")
     p.set_defaults(func=cmd_models)
 
-    p = sub.add_parser("doctor", help="check versions, models, the index, disk and CPU",
-                       description="Check versions, models, the index, disk and CPU.")
+    p = sub.add_parser("doctor", help="check versions, models, the index, disk and CPU")
     common(p)
     p.add_argument("--model", help="the chat model to check (preset or .gguf path)")
     p.add_argument("--json", action="store_true", help="print the checks as JSON")

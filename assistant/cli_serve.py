@@ -16,8 +16,7 @@ _T0 = time.perf_counter()  # imported while the command line is parsed: close to
 
 
 def register(sub, common) -> None:
-    p = sub.add_parser("serve", help="open the chat in the browser (and the HTTP API)",
-                       description="Open the chat in the browser (and the HTTP API).")
+    p = sub.add_parser("serve", help="open the chat in the browser (and the HTTP API)")
     common(p)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only)")

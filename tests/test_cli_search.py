@@ -89,3 +89,11 @@ def test_missing_index_for_search_is_built_first(tmp_path, capsys):
     assert main(["search", "FAISS", "--corpus", str(corpus), "--index", str(tmp_path / "i"),
                  "--embedder", MINILM, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["hits"][0]["doc"] == "a.md"
+
+
+def test_every_command_describes_itself_in_its_help():
+    from assistant.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for name, command in sub.choices.items():
+        assert command.description and command.description[0].isupper(), name
