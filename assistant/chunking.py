@@ -88,8 +88,6 @@ def cl100k() -> tuple[object | None, str]:
 def announce_no_cl100k(reason: str, instead: str) -> None:
     """Say once, whoever finds it missing first, that cl100k_base is not there, what
     runs ``instead``, and where the file goes."""
-    from assistant.hub import tiktoken_file_name
-
     # A cache folder set by the user is where tiktoken looks, and then only there.
     folder = _cache_dir_set() or "models/tiktoken/"
     notices.announce(
