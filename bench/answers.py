@@ -78,8 +78,7 @@ def index_settings(corpus: Path, index: Path, embedder: str, **kw):
     if manifest.exists():
         m = json.loads(manifest.read_text(encoding="utf-8"))
         kw.setdefault("chunk_tokens", m.get("chunk_tokens"))
-        if "embed_backend" in Settings.model_fields:
-            kw.setdefault("embed_backend", m.get("embedder_backend", "torch"))
+        kw.setdefault("embed_backend", m.get("embedder_backend", "torch"))
     kw = {k: v for k, v in kw.items() if v is not None}
     return Settings(corpus=corpus, index=index, embedder=embedder, model="extractive", **kw)
 

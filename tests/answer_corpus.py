@@ -38,9 +38,8 @@ DOCS = {
 
 def settings_for(corpus: Path, index: Path, **kw) -> Settings:
     base = {"corpus": corpus, "index": index, "embedder": MINILM, "model": "extractive",
-            "models_dir": index.parent / "models"}
-    if "embed_backend" in Settings.model_fields:  # the packaged model as is: no export
-        base["embed_backend"] = "torch"
+            "models_dir": index.parent / "models",
+            "embed_backend": "torch"}  # the packaged model as is: no ONNX export
     return Settings(**{**base, **kw})
 
 
