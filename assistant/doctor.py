@@ -2,11 +2,13 @@
 comes with its fix.
 
 Checks, in order: library versions; models on disk (embedder, chat model, tiktoken's
-file); the index (SQLite integrity, manifest, the FAISS file against SQLite, chunks
-without vectors, the full-text rows, whether the corpus changed since); free disk
-space; CPU features and memory. A ``fail`` makes the exit code 1; a ``warn`` is a
-fallback in force or a risk (``--strict`` counts those too). Nothing here connects to
-a network or writes to the index.
+file) and a real generation of the local chat model; the index (SQLite integrity,
+manifest, the FAISS file against SQLite, chunks without vectors, the full-text rows,
+whether the corpus changed since); free disk space; CPU features and memory, and whether
+llama-cpp-python was built for this CPU. A ``fail`` makes the exit code 1; a ``warn`` is
+a fallback in force or a risk (``--strict`` counts those too). Nothing here connects to
+a network or writes to the index. llama_cpp is only loaded in child processes: a build
+for another CPU dies with SIGILL, and must not take doctor down with it.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ import os
 import platform
 import shutil
 import sqlite3
+import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import notices
+from . import cpu, notices
+from .cpu import cpu_flags
 
 OK, INFO, WARN, FAIL = "ok", "info", "warn", "fail"
 CPU_FLAGS = ("avx2", "avx512f", "fma", "f16c")
@@ -41,12 +45,17 @@ class Check:
 def run_checks(settings) -> list[Check]:
     """Every check, for the folders and models ``settings`` name."""
     checks: list[Check] = []
+    # One child imports llama_cpp for the version check and the build check.
+    probe = cpu.probe_build() if _version(("llama-cpp-python",)) is not None else None
     with _quiet():
-        checks += check_versions()
+        checks += check_versions(probe)
         checks += check_models(settings)
+        checks += check_generation(settings, probe)
         checks += check_index(settings)
     checks += check_disk(settings)
     checks += check_cpu()
+    if probe is not None:
+        checks += check_build(probe=probe)
     return checks
 
 
@@ -84,7 +93,12 @@ def _version(names: tuple[str, ...]) -> str | None:
     return None
 
 
-def check_versions() -> list[Check]:
+def _rebuild_fix() -> str:
+    return ("run ./install.sh (it rebuilds llama-cpp-python for this CPU, about 5 minutes), "
+            f"or: {cpu.rebuild_command()}")
+
+
+def check_versions(probe: cpu.Probe | None = None) -> list[Check]:
     out = []
     py = platform.python_version()
     out.append(Check("versions", "python", OK, f"Python {py} ({sys.executable})"))
@@ -101,14 +115,17 @@ def check_versions() -> list[Check]:
                              f"{names[0]} is not installed: no {purpose}",
                              f"pip install {names[0]}"))
     if _version(("llama-cpp-python",)) is not None:
-        try:
-            import llama_cpp  # noqa: F401  (the compiled library loads on import)
-        except Exception as e:
+        probe = probe or cpu.probe_build()  # the compiled library loads on import
+        if probe.returncode is not None and probe.returncode < 0:
             out.append(Check("versions", "llama_cpp", FAIL,
-                             f"llama-cpp-python is installed but does not load "
-                             f"({type(e).__name__}: {str(e)[:120]})",
-                             "reinstall it: pip install --force-reinstall --no-cache-dir "
-                             "llama-cpp-python (it compiles, about 5 minutes)"))
+                             "llama-cpp-python is installed but importing it dies with "
+                             f"{cpu.signal_name(probe.returncode)}: it was built for another "
+                             "CPU", _rebuild_fix()))
+        elif probe.returncode != 0:
+            last = probe.error.splitlines()[-1] if probe.error else "no output"
+            out.append(Check("versions", "llama_cpp", FAIL,
+                             f"llama-cpp-python is installed but does not load ({last[:160]})",
+                             _rebuild_fix()))
     return out
 
 
@@ -183,6 +200,100 @@ def _gguf_problem(path: Path, preset) -> str | None:
         return (f"is {size / 1e6:.0f} MB where {preset.download_mb} MB are expected "
                 "(an interrupted download?)")
     return None
+
+
+# A few prompt tokens and two generated ones: llama.cpp reads the prompt with its batch
+# kernels and the generated token with its single-row ones, and either can hold the
+# instruction this CPU lacks (the AMX crash came on the first token).
+_GENERATE = """\
+import json, sys, time
+sys.path = [p for p in sys.path if p not in ('', '.')]
+start = time.perf_counter()
+import llama_cpp
+threads = int(sys.argv[2])
+llm = llama_cpp.Llama(model_path=sys.argv[1], n_ctx=128, n_threads=threads,
+                      n_threads_batch=threads, verbose=False)
+loaded = time.perf_counter()
+out = llm.create_completion("The capital of France is Paris. The capital of Italy is",
+                            max_tokens=2, temperature=0)
+print(json.dumps({"load_s": loaded - start, "generate_s": time.perf_counter() - loaded,
+                  "text": out["choices"][0]["text"]}))
+"""
+GENERATE_TIMEOUT = 180.0  # loading 1-2 GB from a slow disk, on 2 cores
+
+
+def generation_command(path: Path, threads: int) -> list[str]:
+    """The child process that loads the model and generates with it."""
+    return [sys.executable, "-c", _GENERATE, str(path), str(threads)]
+
+
+def check_generation(settings, probe: cpu.Probe | None = None,
+                     command: Callable[[Path, int], list[str]] | None = None,
+                     timeout: float = GENERATE_TIMEOUT) -> list[Check]:
+    """Load the configured local model and generate with it, in a child process.
+
+    The tiny test models never reach the kernels a real quantized model runs, so only a
+    real generation shows that this build runs on this CPU. A child killed by a signal
+    (SIGILL: an instruction this CPU does not run) is a problem with its fix.
+    """
+    from . import hub
+    from .generation import NO_MODEL
+    from .presets import get_preset
+
+    def skipped(why: str) -> list[Check]:
+        return [Check("models", "generation", INFO, f"test generation skipped: {why}")]
+
+    name = (settings.model or "").strip()
+    if getattr(settings, "llm_url", None):
+        return skipped(f"answers come from the server at {settings.llm_url}")
+    if name.lower() in NO_MODEL:
+        return skipped("no local chat model is configured")
+    preset = get_preset(name)
+    path = hub.find_model_file(preset or name, Path(settings.models_dir))
+    if path is None:
+        return skipped(f"the model file of {name} is not on disk")
+    if _gguf_problem(path, preset):
+        return skipped(f"{path} is damaged (above)")
+    if _version(("llama-cpp-python",)) is None:
+        return skipped("llama-cpp-python is not installed")
+    if probe is not None and probe.returncode != 0:
+        return skipped("llama-cpp-python does not load (above)")
+
+    label = f"{name} ({path.name})" if preset else str(path)
+    try:
+        argv = (command or generation_command)(path, settings.cpu_threads)
+        done = subprocess.run(argv, capture_output=True,
+                              text=True, errors="replace", timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return [Check("models", "generation", WARN,
+                      f"{label}: a two-token test generation did not finish in {timeout:.0f} s",
+                      "close other programs (is memory short?), or use a smaller model "
+                      "or --llm-url")]
+    if done.returncode < 0:
+        sig = cpu.signal_name(done.returncode)
+        if sig == "SIGILL":
+            return [Check("models", "generation", FAIL,
+                          f"{label}: the test generation died with SIGILL (illegal "
+                          "instruction): llama-cpp-python was built for instructions this "
+                          "CPU does not run, so every local answer would crash", _rebuild_fix())]
+        why = " (out of memory?)" if sig == "SIGKILL" else ""
+        return [Check("models", "generation", FAIL,
+                      f"{label}: the test generation was killed by {sig}{why}",
+                      "close other programs or use a smaller model; if it persists: "
+                      + _rebuild_fix())]
+    if done.returncode != 0:
+        last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no output"
+        fix = (f"assistant pull --model {preset.name}  (downloads it again)" if preset
+               else "check the model file, or use a preset")
+        return [Check("models", "generation", FAIL,
+                      f"{label}: the test generation failed ({last[:200]})", fix)]
+    try:
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        timing = (f": loaded in {result['load_s']:.1f} s, 2 tokens in "
+                  f"{result['generate_s']:.1f} s")
+    except (ValueError, IndexError, KeyError, TypeError):
+        timing = ""
+    return [Check("models", "generation", OK, f"{label} generates{timing}")]
 
 
 def _check_tiktoken(models_dir: Path) -> Check:
@@ -399,18 +510,6 @@ def check_disk(settings) -> list[Check]:
     return out
 
 
-def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str] | None:
-    """The CPU's feature flags (Linux), or None when they cannot be read."""
-    try:
-        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith(("flags", "Features")):
-                    return set(line.partition(":")[2].split())
-    except OSError:
-        return None
-    return None
-
-
 def check_cpu(cpuinfo: str | Path = "/proc/cpuinfo") -> list[Check]:
     from .hub import memory_mb
     from .presets import PRESETS
@@ -448,6 +547,21 @@ def check_cpu(cpuinfo: str | Path = "/proc/cpuinfo") -> list[Check]:
         else:
             out.append(Check("cpu", "memory", OK, f"{detail}; fits {', '.join(fits)}"))
     return out
+
+
+def check_build(cpuinfo: str | Path = cpu.PROC_CPUINFO, probe: cpu.Probe | None = None,
+                machine: str | None = None) -> list[Check]:
+    """Was llama-cpp-python built for the instruction sets this CPU runs?"""
+    if probe is None:
+        if _version(("llama-cpp-python",)) is None:
+            return []
+        probe = cpu.probe_build()
+    if probe.returncode != 0:  # check_versions says why it does not load
+        return []
+    report = cpu.check(cpuinfo, probe, machine)
+    status = {cpu.OK: OK, cpu.SLOWER: WARN}.get(report.code, FAIL)
+    return [Check("cpu", "llama.cpp build", status, report.message,
+                  "" if status == OK else _rebuild_fix())]
 
 
 # ------------------------------------------------------------------------------ output

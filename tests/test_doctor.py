@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
 from conftest import MINILM
 
-from assistant import cli, doctor, hub, store
+from assistant import cli, cpu, doctor, hub, store
 from assistant.config import Settings
 
 DOCS = {
@@ -226,3 +228,105 @@ def test_strict_counts_warnings():
     warn = [doctor.Check("models", "x", "warn", "d", "f")]
     assert doctor.exit_code(warn) == 0 and doctor.exit_code(warn, strict=True) == 1
     assert "fix: f" in doctor.render(warn)
+
+
+# ------------------------------------------------ a real generation, and the build check
+
+needs_llama = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
+                                 reason="llama-cpp-python is not installed")
+
+
+def _child(code: str):
+    """A stand-in for the generation child: runs ``code`` instead of loading the model."""
+    return lambda path, threads: [sys.executable, "-c", code]
+
+
+@needs_llama
+def test_a_real_generation_of_the_configured_model(tmp_path, tiny_path):
+    checks = doctor.check_generation(_settings(tmp_path, model=str(tiny_path), threads=1))
+    assert [(c.area, c.name, c.status) for c in checks] == [("models", "generation", "ok")]
+    assert checks[0].detail.startswith(f"{tiny_path} generates: loaded in ")
+
+
+def test_a_generation_killed_by_sigill_names_the_rebuild(tmp_path, tiny_path, monkeypatch):
+    monkeypatch.setattr(doctor, "_version", lambda names: "0.3")  # as if installed
+    die = _child("import os, signal; os.kill(os.getpid(), signal.SIGILL)")
+    [check] = doctor.check_generation(_settings(tmp_path, model=str(tiny_path)), command=die)
+    assert check.status == "fail" and "died with SIGILL (illegal instruction)" in check.detail
+    assert check.fix.startswith("run ./install.sh (it rebuilds llama-cpp-python for this CPU")
+    assert "-m pip install --no-cache-dir --force-reinstall --no-deps" in check.fix
+    if cpu.is_x86() and cpu.cpu_flags() is not None:
+        assert 'CMAKE_ARGS="-DGGML_NATIVE=OFF ' in check.fix and "AMX_INT8=OFF" in check.fix
+
+
+def test_doctor_reports_a_crashing_model_as_a_problem(root, capsys, tiny_path, monkeypatch):
+    """The whole command, as a user runs it: the crash is a FAIL with its fix, not a
+    doctor that dies or says all is well."""
+    monkeypatch.setattr(doctor, "_version", lambda names: "0.3")
+    monkeypatch.setattr(doctor, "generation_command",
+                        _child("import os, signal; os.kill(os.getpid(), signal.SIGILL)"))
+    monkeypatch.setattr(cpu, "probe_build", lambda: cpu.Probe(0, "CPU : SSE3 = 1 | "))
+    rc = cli.main(["doctor", *_flags(root), "--model", str(tiny_path)])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "FAIL  " in out and "died with SIGILL" in out
+    assert "fix: run ./install.sh" in out
+
+
+def test_generation_that_fails_or_hangs(tmp_path, tiny_path, monkeypatch):
+    monkeypatch.setattr(doctor, "_version", lambda names: "0.3")
+    settings = _settings(tmp_path, model=str(tiny_path))
+    [check] = doctor.check_generation(settings, command=_child(
+        "import sys; sys.exit('ValueError: Failed to load model from file')"))
+    assert check.status == "fail" and "Failed to load model from file" in check.detail
+    [check] = doctor.check_generation(settings, command=_child(
+        "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"))
+    assert check.status == "fail" and "SIGKILL (out of memory?)" in check.detail
+    [check] = doctor.check_generation(settings, command=_child("import time; time.sleep(30)"),
+                                      timeout=1)
+    assert check.status == "warn" and "did not finish in 1 s" in check.detail
+
+
+def test_generation_is_skipped_with_its_reason(tmp_path, tiny_path):
+    def detail(**kw) -> str:
+        [check] = doctor.check_generation(_settings(tmp_path, **kw))
+        assert check.status == "info"
+        return check.detail
+
+    assert detail(model="extractive").endswith("no local chat model is configured")
+    assert detail(model="qwen2.5-1.5b-instruct").endswith("is not on disk")
+    assert "the server at http://127.0.0.1:9/v1" in detail(model=str(tiny_path),
+                                                           llm_url="http://127.0.0.1:9/v1")
+    [check] = doctor.check_generation(_settings(tmp_path, model=str(tiny_path)),
+                                      probe=cpu.Probe(-4))
+    assert check.status == "info" and "does not load" in check.detail
+
+
+EPYC = "fpu sse sse2 pni ssse3 fma sse4_1 sse4_2 avx f16c bmi1 avx2 bmi2"
+NATIVE_XEON = ("CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | "
+               "BMI2 = 1 | AVX512 = 1 | AVX512_VNNI = 1 | AMX_INT8 = 1 | REPACK = 1 | ")
+
+
+def test_build_check(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {EPYC}\n")
+    [check] = doctor.check_build(cpuinfo, cpu.Probe(0, NATIVE_XEON), "x86_64")
+    assert (check.area, check.name, check.status) == ("cpu", "llama.cpp build", "fail")
+    assert "uses AVX512, AVX512_VNNI, which this CPU" in check.detail
+    assert check.fix.startswith("run ./install.sh")
+    fits = NATIVE_XEON.replace("AVX512 = 1 | AVX512_VNNI = 1 | AMX_INT8 = 1 | ", "")
+    [check] = doctor.check_build(cpuinfo, cpu.Probe(0, fits), "x86_64")
+    assert check.status == "ok" and not check.fix
+    [check] = doctor.check_build(cpuinfo, cpu.Probe(0, "CPU : SSE3 = 1 | "), "x86_64")
+    assert check.status == "warn" and "leaves out AVX, AVX2" in check.detail
+    assert doctor.check_build(cpuinfo, cpu.Probe(-4)) == []  # said under versions
+
+
+def test_a_library_that_dies_on_import_is_a_version_problem(monkeypatch):
+    monkeypatch.setattr(doctor, "_version", lambda names: "0.3")
+    checks = {c.name: c for c in doctor.check_versions(cpu.Probe(-4))}
+    assert checks["llama_cpp"].status == "fail"
+    assert "importing it dies with SIGILL" in checks["llama_cpp"].detail
+    probe = cpu.Probe(1, error="Traceback\nOSError: libgomp.so.1: cannot open shared object")
+    checks = {c.name: c for c in doctor.check_versions(probe)}
+    assert "does not load (OSError: libgomp.so.1" in checks["llama_cpp"].detail
