@@ -91,10 +91,15 @@ def cmd_search(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from assistant.evaluate import run_eval
+    from assistant.evaluate import run_answer_eval, run_eval
 
-    return run_eval(settings_from_args(args), args.questions, json_out=args.json, mode=args.mode,
-                    k=args.k)
+    settings = settings_from_args(args)
+    if args.answers:
+        from assistant.cli_ask import _check_model_path
+
+        _check_model_path(args.model, settings)  # a mistyped path is an error, not extractive
+        return run_answer_eval(settings, args.questions, json_out=args.json)
+    return run_eval(settings, args.questions, json_out=args.json, mode=args.mode, k=args.k)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,13 +124,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the passages as one JSON object")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("eval", help="score retrieval on a question file (JSONL)")
+    p = sub.add_parser("eval", help="score retrieval (or, with --answers, whole answers) "
+                       "on a question file (JSONL)")
     _common(p)
     p.add_argument("questions", type=Path)
     p.add_argument("-k", type=int, default=10, help="passages per question (default 10)")
     p.add_argument("--mode", choices=("hybrid", "lexical", "dense"), default="hybrid")
+    p.add_argument("--answers", action="store_true",
+                   help="answer each question as `assistant ask` does and score the answers: "
+                   "gold strings, citations, abstaining, invented numbers, speed")
+    p.add_argument("--model", help="with --answers: a preset name, a .gguf file, or "
+                   "'extractive' (default: the configured model)")
+    p.add_argument("--llm-url", dest="llm_url",
+                   help="with --answers: an OpenAI-compatible server's base URL")
     p.add_argument("--json", action="store_true",
-                   help="one line per question with its ranked passages")
+                   help="one line per question with its ranked passages (with --answers: "
+                   "one JSON object, the figures and every answer)")
     p.set_defaults(func=cmd_eval)
 
     for extra in _extra_commands():
