@@ -38,6 +38,10 @@ class Settings(BaseSettings):
         DEFAULT_MODEL,
         description="Local model: a preset name, a .gguf path, or 'extractive' for no model",
     )
+    model_in_process: bool = Field(
+        False, description="Run the local model inside this process instead of a "
+        "supervised worker (no crash isolation; for debugging)",
+    )
     llm_url: str | None = Field(None, description="OpenAI-compatible server base URL")
     llm_model: str | None = Field(None, description="Model name to ask the server for")
     llm_api_key: str | None = Field(None, description="API key for the server, if any")

@@ -18,3 +18,8 @@ class AssistantError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message}\n  {self.hint}" if self.hint else self.message
+
+
+class ModelUnavailable(AssistantError):
+    """The language model cannot answer now (its process died, or is stopped): the answer
+    pipeline quotes the sources instead of failing the turn."""

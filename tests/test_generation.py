@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
 import pytest
+from llama_server import free_port, llama_server
 from tiny_gguf import N_CTX_TRAIN, build_corrupt_gguf, build_tiny_gguf
 
 from assistant import notices
@@ -256,16 +253,24 @@ def test_preset_in_models_dir_is_loaded(tmp_path, tiny_path, no_download):
     preset = PRESETS["qwen2.5-1.5b-instruct"]
     (tmp_path / "models").mkdir()
     shutil.copy(tiny_path, tmp_path / "models" / preset.filename)
-    gen = resolve_generator(_settings(tmp_path))
+    gen = resolve_generator(_settings(tmp_path, model_in_process=True))
     assert isinstance(gen, LlamaCppGenerator)
     assert gen.name == f"llama.cpp · {preset.label}"
     # sources + answer + instructions; llama.cpp pads the context to a multiple of 256
     assert 700 + 320 + 512 <= gen.context_length < 700 + 320 + 512 + 256
 
 
-def test_gguf_path_is_loaded(tmp_path, tiny_path):
+def test_gguf_path_is_loaded_in_a_worker_process(tmp_path, tiny_path):
+    from assistant.generation.worker import ModelProcess
+
     gen = resolve_generator(_settings(tmp_path, model=str(tiny_path)))
-    assert isinstance(gen, LlamaCppGenerator) and gen.path == tiny_path
+    try:
+        assert isinstance(gen, ModelProcess) and gen.path == tiny_path
+        assert gen.pid not in (None, os.getpid())
+    finally:
+        gen.close()
+    inline = resolve_generator(_settings(tmp_path, model=str(tiny_path), model_in_process=True))
+    assert isinstance(inline, LlamaCppGenerator)
 
 
 def test_preset_in_the_hf_cache_is_found(tmp_path, tiny_path, empty_hf_cache, no_download):
@@ -280,7 +285,7 @@ def test_preset_in_the_hf_cache_is_found(tmp_path, tiny_path, empty_hf_cache, no
     snapshot.mkdir(parents=True)
     shutil.copy(tiny_path, snapshot / preset.filename)
     assert find_model_file("gemma-2-2b-it", tmp_path / "models") == snapshot / preset.filename
-    gen = resolve_generator(_settings(tmp_path, model="gemma-2-2b-it"))
+    gen = resolve_generator(_settings(tmp_path, model="gemma-2-2b-it", model_in_process=True))
     assert isinstance(gen, LlamaCppGenerator)
 
 
@@ -298,60 +303,12 @@ def test_find_model_file_takes_paths(tmp_path, tiny_path):
 # --- the HTTP backend -------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def server_url(tiny_path, tmp_path_factory):
     """llama-cpp-python's OpenAI-compatible server, serving the tiny model."""
-    port = _free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "llama_cpp.server",
-                "--model",
-                str(tiny_path),
-                "--model_alias",
-                "tiny",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--n_ctx",
-                "512",
-                "--n_threads",
-                "1",
-                "--n_threads_batch",
-                "1",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.2)
+    with llama_server(tiny_path, "tiny", log) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.mark.slow
@@ -399,7 +356,7 @@ def test_http_backend_wrong_path_says_what_to_check(server_url):
 
 
 def test_unreachable_server_is_a_clear_error():
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     gen = OpenAIHTTPGenerator(url, model="m")
     with pytest.raises(AssistantError, match="could not reach the model server") as e:
         list(gen.stream(QUESTION, max_tokens=4, temperature=0.0))

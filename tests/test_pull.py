@@ -319,7 +319,7 @@ def test_resolve_generator_downloads_only_when_allowed(env, fake_hub, tmp_path, 
     preset = PRESETS["qwen2-1.5b-instruct"]
     data = build_tiny_gguf(tmp_path / "tiny.gguf").read_bytes()
     fake_hub.add_repo(preset.repo_id, {preset.filename: data})
-    settings = Settings(models_dir=env, model=preset.name, threads=1)
+    settings = Settings(models_dir=env, model=preset.name, threads=1, model_in_process=True)
     assert resolve_generator(settings) is None  # answering never downloads
     assert fake_hub.requests == []
     gen = resolve_generator(settings, allow_download=True)

@@ -56,7 +56,8 @@ def resolve_generator(settings: Any, *, allow_download: bool = False) -> Generat
     """The generator ``settings`` ask for, or None for extractive answers.
 
     ``llm_url`` set -> an OpenAI-compatible server; ``model`` "extractive"/"none" ->
-    None; a preset name or a ``.gguf`` path -> the local model, loaded now. When the
+    None; a preset name or a ``.gguf`` path -> the local model, loaded now in a worker
+    process (``generation/worker.py``; in this one with ``model_in_process``). When the
     model file is not on disk the fallback to extractive answers is announced once and
     None is returned. Only with ``allow_download=True`` (``assistant pull``, setup) is a
     missing preset downloaded; answering never waits on a download.
@@ -76,13 +77,15 @@ def resolve_generator(settings: Any, *, allow_download: bool = False) -> Generat
     path = _model_path(name, Path(settings.models_dir), allow_download)
     if path is None:
         return None
-    from .local import LlamaCppGenerator
-
     preset = get_preset(name)
     wanted = settings.context_tokens + settings.max_answer_tokens + PROMPT_OVERHEAD_TOKENS
     if preset is not None:
         wanted = min(wanted, preset.context_length)
-    return LlamaCppGenerator(
+    if getattr(settings, "model_in_process", False):
+        from .local import LlamaCppGenerator as Local
+    else:  # the default: a crash in llama.cpp costs one answer, not this process
+        from .worker import ModelProcess as Local
+    return Local(
         path,
         n_ctx=wanted,
         threads=getattr(settings, "threads", None),

@@ -41,8 +41,10 @@ class LlamaCppGenerator:
         *,
         label: str | None = None,
         chat_template: str | None = None,
+        vocab_only: bool = False,
     ):
         self.path = Path(path).expanduser()
+        self._vocab_only = vocab_only
         preset = _preset_for(self.path)
         self._label = label or (preset.label if preset else self.path.name)
         self.threads = threads or physical_cores()
@@ -69,7 +71,7 @@ class LlamaCppGenerator:
 
     @property
     def context_length(self) -> int:
-        return self._llm.n_ctx()
+        return self._llm.n_ctx()  # what llama.cpp allocated (rounded up to 256)
 
     def count_tokens(self, text: str) -> int:
         """Tokens in ``text`` in this model's own tokenizer."""
@@ -84,11 +86,17 @@ class LlamaCppGenerator:
         stop: list[str] | None = None,
     ) -> Iterator[str]:
         """Yield the reply piece by piece; refuse up front if the prompt cannot fit."""
-        messages, prompt = self._render(messages)
-        used = self._prompt_length(messages, prompt)
+        rendered, prompt = self._render(messages)
+        self._check_fits(self._prompt_length(rendered, prompt), max_tokens)
+        return self._generate(rendered, max_tokens, temperature, stop)
+
+    def check_fits(self, messages: list[dict], max_tokens: int) -> None:
+        """Raise the overflow error :meth:`stream` would, without generating."""
+        self._check_fits(self.prompt_tokens(messages), max_tokens)
+
+    def _check_fits(self, used: int, max_tokens: int) -> None:
         if used + max_tokens > self.context_length:
             raise _overflow(used, max_tokens, self.context_length)
-        return self._generate(messages, max_tokens, temperature, stop)
 
     def prompt_tokens(self, messages: list[dict]) -> int:
         """Tokens of ``messages`` once the chat template is applied (as :meth:`stream`
@@ -146,6 +154,9 @@ class LlamaCppGenerator:
                 n_ctx=n_ctx,
                 n_threads=self.threads,
                 n_threads_batch=self.threads,
+                # Tokenizer and chat template only (ModelProcess's parent side): no
+                # weights are read and no kernel runs.
+                vocab_only=self._vocab_only,
                 verbose=False,  # llama.cpp's load chatter would bury our own messages
             )
         except (ValueError, RuntimeError, OSError) as e:
