@@ -35,7 +35,7 @@ llama_check
 if [ "$llama_rc" != 0 ]; then
   cmake_args="$(.venv/bin/python assistant/cpu.py --cmake-args) ${CMAKE_ARGS:-}"
   if [ "$llama_rc" = 3 ]; then  # not importable: install it (a cached wheel may come back)
-    echo "==> installing llama-cpp-python for this CPU (compiles from source: ~5 minutes)"
+    echo "==> installing llama-cpp-python for this CPU (compiles from source, ~5 minutes, unless pip kept a wheel)"
     CMAKE_ARGS="$cmake_args" pip install -q "$llama_spec"
     llama_check
   fi
