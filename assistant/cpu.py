@@ -254,7 +254,8 @@ def rebuild_command(python: str | None = None, cpuinfo: str | Path = PROC_CPUINF
     """The pip command that rebuilds llama-cpp-python for this CPU, as a shell line.
 
     --no-cache-dir: pip would otherwise reuse the wheel it built with other flags;
-    --no-deps keeps the installed dependencies (the [server] extra's too) as they are.
+    --no-binary: a wheel from an index would ignore CMAKE_ARGS; --no-deps keeps the
+    installed dependencies (the [server] extra's too) as they are.
     """
     try:
         pin = "==" + importlib.metadata.version("llama-cpp-python")
@@ -263,7 +264,7 @@ def rebuild_command(python: str | None = None, cpuinfo: str | Path = PROC_CPUINF
     args = cmake_args(cpu_flags(cpuinfo))
     env = f'CMAKE_ARGS="{args}" ' if args else ""
     return (f"{env}{python or sys.executable} -m pip install --no-cache-dir --force-reinstall "
-            f"--no-deps 'llama-cpp-python{pin}'")
+            f"--no-deps --no-binary llama-cpp-python 'llama-cpp-python{pin}'")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -275,7 +275,7 @@ def check_generation(settings, probe: cpu.Probe | None = None,
             return [Check("models", "generation", FAIL,
                           f"{label}: the test generation died with SIGILL (illegal "
                           "instruction): llama-cpp-python was built for instructions this "
-                          "CPU does not run, so every local answer would crash", _rebuild_fix())]
+                          "CPU does not run, so the local model cannot answer", _rebuild_fix())]
         why = " (out of memory?)" if sig == "SIGKILL" else ""
         return [Check("models", "generation", FAIL,
                       f"{label}: the test generation was killed by {sig}{why}",

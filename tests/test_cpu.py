@@ -164,7 +164,8 @@ def test_check_cli_exit_codes(tmp_path, monkeypatch, capsys):
 def test_rebuild_command_names_the_flags_and_skips_pips_cache(tmp_path):
     line = cpu.rebuild_command("py", cpuinfo(tmp_path, EPYC))
     assert line.startswith('CMAKE_ARGS="-DGGML_NATIVE=OFF ')
-    assert "py -m pip install --no-cache-dir --force-reinstall --no-deps 'llama-cpp-python" in line
+    assert ("py -m pip install --no-cache-dir --force-reinstall --no-deps --no-binary "
+            "llama-cpp-python 'llama-cpp-python") in line
 
 
 def test_runs_as_a_script_with_the_standard_library_alone(tmp_path):
