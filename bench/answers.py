@@ -24,6 +24,18 @@ corpora and their indexes are made under ``--work``; give ``--cmrc-index`` (an i
 the full CMRC corpus) to derive them in seconds instead of embedding again.
 
     python bench/answers.py --cmrc-index /tmp/idx_cmrc --squad-index /tmp/idx_squad
+
+With ``--model PATH`` (a GGUF) the sets are answered by the product's own pipeline with
+that model (``Assistant(settings)``, ``model=PATH``, 2 threads) and, interleaved question
+by question, by a peer setup with the same file (``bench/peer_answers.py``:
+Langchain-Chatchat's defaults). Sets: dev, and CMRC and SQuAD subsets of the same
+held-out splits (``--n-answerable`` 100 and ``--n-unanswerable`` 40, every k-th question
+of the split, printed); ``--limit N`` cuts every set for a quick run. Each figure is
+``assistant.evaluate.answer_figures``' (the same as ``assistant eval --answers``); one
+Markdown table per set, ours beside the peer's:
+
+    python bench/answers.py --model models/pypi/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf \\
+        --cmrc-index /tmp/idx_cmrc --json bench/out/answers-model.json [--limit 5]
 """
 
 from __future__ import annotations
@@ -49,7 +61,9 @@ SPLIT_B_FROM = 300  # CMRC split B takes its questions from here on (heldout.jso
 
 
 def norm(text: str) -> str:
-    return re.sub(r"\s+", "", text).casefold()
+    from assistant.evaluate import norm_answer_text
+
+    return norm_answer_text(text)
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -79,11 +93,12 @@ def index_settings(corpus: Path, index: Path, embedder: str, **kw):
         m = json.loads(manifest.read_text(encoding="utf-8"))
         kw.setdefault("chunk_tokens", m.get("chunk_tokens"))
         kw.setdefault("embed_backend", m.get("embedder_backend", "torch"))
+    kw.setdefault("model", "extractive")
     kw = {k: v for k, v in kw.items() if v is not None}
-    return Settings(corpus=corpus, index=index, embedder=embedder, model="extractive", **kw)
+    return Settings(corpus=corpus, index=index, embedder=embedder, **kw)
 
 
-def settings_for(corpus: Path, index: Path, embedder: str, seed_index: Path | None):
+def settings_for(corpus: Path, index: Path, embedder: str, seed_index: Path | None, **kw):
     """Settings for ``corpus``; the index is derived from ``seed_index`` when given
     (only the removed files change) or built."""
     from assistant.indexer import run_index
@@ -91,7 +106,7 @@ def settings_for(corpus: Path, index: Path, embedder: str, seed_index: Path | No
     if seed_index is not None and not (index / "store.sqlite3").exists():
         shutil.copytree(seed_index, index, dirs_exist_ok=True)
         (index / ".lock").unlink(missing_ok=True)
-    settings = index_settings(corpus, index, embedder)
+    settings = index_settings(corpus, index, embedder, **kw)
     s = run_index(settings).summary()
     print(f"  index {index}: {s['chunks']} chunks, {s['removed']} files removed, "
           f"{s['chunks_embedded']} embedded, chunk_tokens {settings.chunk_tokens}",
@@ -101,6 +116,7 @@ def settings_for(corpus: Path, index: Path, embedder: str, seed_index: Path | No
 
 def run_set(name: str, settings, questions: list[dict], prompt_sizes: bool = False) -> dict:
     from assistant.answer import Assistant
+    from assistant.evaluate import holds_evidence, score_answer
     from assistant.prompt import cl100k_counter, count_messages
 
     assistant = Assistant(settings, generator=None)
@@ -126,33 +142,27 @@ def run_set(name: str, settings, questions: list[dict], prompt_sizes: bool = Fal
             tokens.append(count_messages(assistant.prompt_for(q["question"]), count))
         score = answer.relevance if answer.relevance is not None else 0.0
         (scores_ans if q.get("answerable", True) else scores_un).append(score)
-        if not q.get("answerable", True):
+        row = score_answer(q, answer)  # the same scoring as `assistant eval --answers`
+        if not row["answerable"]:
             unanswerable += 1
-            abst_un += answer.abstained
+            abst_un += row["abstained"]
             continue
         answerable += 1
-        abst_ans += answer.abstained
-        golds = [norm(a) for a in q.get("answer", []) if a.strip()]
-        hit = any(g in norm(answer.answer) for g in golds) and not answer.abstained
+        abst_ans += row["abstained"]
+        hit = row["gold"]
         gold += hit
-        evidence = [norm(e) for e in q.get("evidence", []) if e.strip()]
-
-        def holds(src, q=q, evidence=evidence) -> bool:
-            same_doc = not q.get("doc") or src.doc == q["doc"]
-            return same_doc and any(e in norm(src.text) for e in evidence)
-
-        ctx += any(holds(s) for s in answer.sources)
-        if not answer.abstained:
-            cites += len(answer.citations)
-            cites_ok += sum(holds(s) for s in answer.citations)
+        ctx += row["sources_hold"]
+        cites += row["citations"]
+        cites_ok += row["citations_ok"]
         if hit:  # the citation right after the gold answer: does it hold the evidence?
+            golds = [norm(a) for a in q.get("answer", []) if a.strip()]
             text = norm(answer.answer)
             pos = min(text.find(g) for g in golds if g in text)
             m = re.search(r"\[(\d+)\]", text[pos:])
             cited = [s for s in answer.sources if m and s.n == int(m.group(1))]
             if cited:
                 key_cites += 1
-                key_ok += holds(cited[0])
+                key_ok += holds_evidence(q, cited[0])
         if not hit and len(misses) < 5:
             misses.append({"q": q["question"], "gold": q.get("answer", [])[:2],
                            "answer": answer.answer[:160], "abstained": answer.abstained})
@@ -186,20 +196,65 @@ def run_set(name: str, settings, questions: list[dict], prompt_sizes: bool = Fal
     return out
 
 
+def heldout_split(n: int, left_out: Callable[[str], bool], answerable_from: list[dict],
+                  unanswerable_from: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The first ``n`` questions of ``answerable_from`` on the documents kept, and every
+    question of ``unanswerable_from`` on those ``left_out``, which the corpus without
+    them can then not answer."""
+    answerable = [q for q in answerable_from if not left_out(q["doc"])][:n]
+    unanswerable = [dict(q, answerable=False) for q in unanswerable_from if left_out(q["doc"])]
+    return answerable, unanswerable
+
+
+def heldout_settings(name: str, args, data_dir: Path, seed_index: Path | None,
+                     left_out: Callable[[str], bool], **kw):
+    """Settings over ``data_dir``'s corpus without the documents ``left_out`` names."""
+    slug = name.replace("-", "_")
+    corpus = holdout(data_dir / "corpus", args.work, slug, lambda f: not left_out(f.name))
+    return settings_for(corpus, args.work / f"idx_{slug}", args.embedder, seed_index, **kw)
+
+
 def run_heldout(name: str, args, data_dir: Path, seed_index: Path | None,
                 left_out: Callable[[str], bool], answerable_from: list[dict],
                 unanswerable_from: list[dict]) -> dict:
-    """A set over ``data_dir``'s corpus without the documents ``left_out`` names: the first
-    ``args.n`` questions of ``answerable_from`` on the documents kept, and every question
-    of ``unanswerable_from`` on those left out, which the corpus can then not answer."""
-    answerable = [q for q in answerable_from if not left_out(q["doc"])][: args.n]
-    unanswerable = [dict(q, answerable=False) for q in unanswerable_from if left_out(q["doc"])]
-    slug = name.replace("-", "_")
-    corpus = holdout(data_dir / "corpus", args.work, slug, lambda f: not left_out(f.name))
-    settings = settings_for(corpus, args.work / f"idx_{slug}", args.embedder, seed_index)
+    """A set over ``data_dir``'s corpus without the documents ``left_out`` names
+    (:func:`heldout_split`)."""
+    answerable, unanswerable = heldout_split(args.n, left_out, answerable_from,
+                                             unanswerable_from)
+    settings = heldout_settings(name, args, data_dir, seed_index, left_out)
     result = run_set(name, settings, answerable + unanswerable)
     show(result)
     return result
+
+
+def heldout_sources(args, held: dict, wanted: set[str]) -> dict[str, tuple]:
+    """For each held-out set ``wanted`` and not skipped: (data dir, seed index, left_out,
+    answerable_from, unanswerable_from), as :func:`run_heldout` takes them."""
+    wanted = wanted - set(args.skip)
+    out: dict[str, tuple] = {}
+    if {"cmrc", "cmrc-b"} & wanted:
+        qs = read_jsonl(args.cmrc_dir / "questions.jsonl")
+        docs = set(held["cmrc_docs"])
+        out["cmrc"] = (args.cmrc_dir, args.cmrc_index, lambda doc: doc in docs,
+                       qs[: args.n], qs[args.n :])
+        # The check split, made after the abstain rules were set: other passages left out,
+        # answerable questions from the later part of the set.
+        docs_b = set(held["cmrc_docs_b"])
+        later = qs[SPLIT_B_FROM:]
+        out["cmrc-b"] = (args.cmrc_dir, args.cmrc_index, lambda doc: doc in docs_b,
+                         later, later)
+    if "squad" in wanted:
+        titles = {f"# {t}" for t in held["squad_titles"]}
+
+        def title(f: Path) -> str:
+            with open(f, encoding="utf-8") as fh:
+                return fh.readline().strip()
+
+        names = {f.name: title(f) for f in (args.squad_dir / "corpus").iterdir()}
+        qs = read_jsonl(args.squad_dir / "questions.jsonl")
+        out["squad"] = (args.squad_dir, args.squad_index,
+                        lambda doc: names.get(doc) in titles, qs, qs)
+    return {k: v for k, v in out.items() if k in wanted}
 
 
 def show(r: dict) -> None:
@@ -217,6 +272,199 @@ def show(r: dict) -> None:
         print(f", prompt tokens p50 {r['prompt_tokens_p50']:.0f} max {r['prompt_tokens_max']}",
               end="")
     print()
+
+
+# ------------------------------------------------------------------ --model: a real GGUF
+
+MODEL_SETS = ("dev", "cmrc", "squad")
+
+
+def every_kth(pool: list[dict], n: int | None) -> tuple[list[dict], str]:
+    """``n`` questions spread evenly over ``pool`` (every k-th from the first, k =
+    len(pool) // n): deterministic, and not just the head of a list that may be ordered
+    by document. Returns them and a description of the choice."""
+    if n is None or n >= len(pool):
+        return list(pool), f"all {len(pool)}"
+    k = max(1, len(pool) // max(1, n))
+    chosen = pool[::k][:n]
+    return chosen, f"{len(chosen)}: every {k}th of {len(pool)} from the first"
+
+
+def limit_split(answerable: list[dict], unanswerable: list[dict],
+                limit: int | None) -> tuple[int | None, int | None]:
+    """How many answerable and unanswerable questions ``--limit`` leaves: the set's mix
+    kept, at least one unanswerable question when the set has any (a quick run still
+    shows abstaining)."""
+    total = len(answerable) + len(unanswerable)
+    if limit is None or limit >= total:
+        return None, None
+    n_un = round(limit * len(unanswerable) / total) if total else 0
+    if unanswerable and limit >= 2:
+        n_un = max(1, n_un)
+    n_un = min(n_un, len(unanswerable))
+    return min(limit - n_un, len(answerable)), n_un
+
+
+def choose(name: str, answerable: list[dict], unanswerable: list[dict], n_ans: int | None,
+           n_un: int | None, limit: int | None) -> tuple[list[dict], str]:
+    """The questions a model-mode set asks, answerable first, and what was chosen."""
+    answerable, how_ans = every_kth(answerable, n_ans)
+    unanswerable, how_un = every_kth(unanswerable, n_un)
+    lim_ans, lim_un = limit_split(answerable, unanswerable, limit)
+    if lim_ans is not None:
+        answerable, cut_ans = every_kth(answerable, lim_ans)
+        unanswerable, cut_un = every_kth(unanswerable, lim_un)
+        how_ans += f", --limit: {cut_ans}"
+        how_un += f", --limit: {cut_un}"
+    ids = [q["id"] for q in answerable + unanswerable]
+    shown = ", ".join(map(str, ids[:6])) + (" ..." if len(ids) > 6 else "")
+    return answerable + unanswerable, (f"{name}: answerable {how_ans}; unanswerable "
+                                       f"{how_un} (ids {shown})")
+
+
+def run_model_set(name: str, settings, questions: list[dict], generator, peer, peer_cache,
+                  selection: str) -> dict:
+    """Ours (the product's pipeline, ``Assistant(settings)``) and the peer, question by
+    question on the same machine load; the scores of both (``assistant.evaluate``)."""
+    from assistant.answer import Assistant
+    from assistant.evaluate import answer_figures, score_answer
+
+    # The generator the product resolved for the first set, reused: one model loaded.
+    assistant = Assistant(settings, generator=generator)
+    assistant.searcher.search("warm up: 模型 model", k=1)  # index, embedder, jieba loaded
+    peer_index = None
+    if peer is not None:
+        from peer_answers import PeerIndex
+
+        peer_index = PeerIndex(settings.corpus, peer_cache)
+        peer_index.search("warm up")
+    ours_rows, peer_rows, answers = [], [], []
+    for i, q in enumerate(questions, 1):
+        ours = assistant.ask(q["question"])
+        row = score_answer(q, ours)
+        ours_rows.append(row)
+        entry = {"id": q["id"], "question": q["question"], "answerable": row["answerable"],
+                 "ours": {"answer": ours.answer, "abstained": ours.abstained,
+                          "citations": [c.n for c in ours.citations], "error": ours.error,
+                          "timings": ours.timings, "score": row}}
+        line = f"  [{name} {i}/{len(questions)}] ours: {_brief(row)}"
+        if peer is not None:
+            theirs = peer.answer(q["question"], peer_index)
+            prow = score_answer(q, theirs)
+            peer_rows.append(prow)
+            entry["peer"] = {"answer": theirs.answer, "abstained": theirs.abstained,
+                             "error": theirs.error, "timings": theirs.timings, "score": prow}
+            line += f" | peer: {_brief(prow)}"
+        answers.append(entry)
+        print(line, file=sys.stderr, flush=True)
+    result = {"set": name, "selection": selection, "backend": assistant.backend,
+              "ours": answer_figures(ours_rows),
+              "peer": answer_figures(peer_rows) if peer is not None else None,
+              "answers": answers}
+    return result
+
+
+def _brief(row: dict) -> str:
+    if row["abstained"]:
+        return "abstained"
+    if not row["answerable"]:
+        return "answered (unanswerable)"
+    out = f"{'gold' if row['gold'] else 'no gold'}, cites {row['citations_ok']}/{row['citations']}"
+    if row["invented"]:
+        out += f", invented {','.join(row['invented'][:3])}"
+    return out + (", ERROR" if row["error"] else "")
+
+
+def show_pair(r: dict) -> None:
+    """One Markdown table: ours and the peer side by side."""
+    from assistant.evaluate import FIGURE_LABELS, format_figure
+
+    ours, peer = r["ours"], r["peer"]
+    print(f"\n### {r['set']} ({ours['answerable']} answerable + {ours['unanswerable']} "
+          f"unanswerable; ours: {r['backend']})\n")
+    print(f"Chosen: {r['selection']}\n")
+    print("| | ours | peer |" if peer else "| | ours |")
+    print("|---|---|---|" if peer else "|---|---|")
+    for key, label, kind in FIGURE_LABELS:
+        cells = [format_figure(ours, key, kind)]
+        if peer:
+            cells.append(format_figure(peer, key, kind))
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    if ours["errors"] or (peer and peer["errors"]):
+        print(f"| failed answers | {ours['errors']} |" + (f" {peer['errors']} |" if peer else ""))
+    sys.stdout.flush()
+
+
+def main_model(args) -> int:
+    """``--model PATH``: every set answered by the product with that GGUF, and by the peer
+    setup (``bench/peer_answers.py``) with the same file, interleaved per question."""
+    from run import OUT, prepare  # bench/ is on sys.path: the CMRC/SQuAD corpora
+
+    from assistant.indexer import run_index
+
+    if not args.model.is_file():
+        raise SystemExit(f"no model file {args.model}")
+    default_out = {ROOT / "bench/out/cmrc", ROOT / "bench/out/squad"}
+    if any(d in default_out and not (d / "questions.jsonl").exists()
+           for d in (args.cmrc_dir, args.squad_dir)):
+        prepare(ROOT.parent / "shared")
+    held = json.loads(HELDOUT.read_text(encoding="utf-8"))
+    args.work.mkdir(parents=True, exist_ok=True)
+    kw = {"model": str(args.model), "threads": args.threads}
+    sources = heldout_sources(args, held, {"cmrc", "squad"})
+    generator = peer = None
+    results = []
+    for name in MODEL_SETS:
+        if name in args.skip:
+            continue
+        if name == "dev":
+            settings = index_settings(args.corpus, args.index, args.embedder, **kw)
+            if not (args.index / "store.sqlite3").exists():
+                run_index(settings)
+            qs = read_jsonl(args.dev)
+            ans = [q for q in qs if q.get("answerable", True)]
+            una = [q for q in qs if not q.get("answerable", True)]
+            questions, selection = choose(name, ans, una, None, None, args.limit)
+        else:
+            data_dir, seed, left_out, ans_from, un_from = sources[name]
+            ans, una = heldout_split(args.n, left_out, ans_from, un_from)
+            questions, selection = choose(name, ans, una, args.n_answerable,
+                                          args.n_unanswerable, args.limit)
+            settings = heldout_settings(name, args, data_dir, seed, left_out, **kw)
+        print(selection, file=sys.stderr, flush=True)
+        if generator is None:  # resolved as the product resolves it: Assistant(settings)
+            from assistant.answer import Assistant
+
+            generator = Assistant(settings).generator
+            if generator is None:
+                raise SystemExit(f"the product resolved no model for {args.model}")
+            _warm(generator)
+        if peer is None and args.peer:
+            from peer_answers import PeerModel
+
+            # Same file, context size, threads, temperature and answer length as ours.
+            peer = PeerModel(args.model, n_ctx=generator.context_length, threads=args.threads,
+                             temperature=settings.temperature,
+                             max_tokens=settings.max_answer_tokens)
+            peer.warm_up()
+        result = run_model_set(name, settings, questions, generator, peer,
+                               OUT / "peer-cache", selection)
+        results.append(result)
+        show_pair(result)
+        if args.json:  # after every set: a long run stopped midway keeps what it measured
+            args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1),
+                                 encoding="utf-8")
+    return 0
+
+
+def _warm(generator) -> None:
+    """One token first, so the first question does not pay for faulting the model in."""
+    try:
+        for _ in generator.stream([{"role": "user", "content": "你好"}], max_tokens=1,
+                                  temperature=0.0):
+            pass
+    except Exception as e:  # a warm-up is a nicety; the questions will show any failure
+        print(f"warm-up failed: {e}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,7 +486,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip", nargs="*", default=[], choices=("dev", "cmrc", "cmrc-b", "squad"),
                    help="sets to leave out (each CMRC split on its own)")
     p.add_argument("--json", type=Path, help="also write the results here")
+    m = p.add_argument_group("with a model (--model): ours and the peer on a real GGUF")
+    m.add_argument("--model", type=Path, help="a .gguf file: answer with it through the "
+                   "product's pipeline (dev, CMRC and SQuAD subsets) instead of extractively")
+    m.add_argument("--peer", action=argparse.BooleanOptionalAction, default=True,
+                   help="the peer setup beside ours, same model file (default: on)")
+    m.add_argument("--n-answerable", type=int, default=100,
+                   help="CMRC/SQuAD answerable questions, spread over the -n of the split (100)")
+    m.add_argument("--n-unanswerable", type=int, default=40,
+                   help="CMRC/SQuAD unanswerable questions, spread over the split's (40)")
+    m.add_argument("--limit", type=int, help="at most this many questions per set "
+                   "(a quick run; the set's mix of answerable and unanswerable kept)")
+    m.add_argument("--threads", type=int, default=2, help="CPU threads for the model (2)")
     args = p.parse_args(argv)
+    if args.model is not None:
+        return main_model(args)
 
     from assistant.indexer import run_index
 
@@ -253,30 +515,11 @@ def main(argv: list[str] | None = None) -> int:
         results.append(run_set("dev", settings, read_jsonl(args.dev), prompt_sizes=True))
         show(results[-1])
 
-    if "cmrc" not in args.skip or "cmrc-b" not in args.skip:
-        qs = read_jsonl(args.cmrc_dir / "questions.jsonl")
-    if "cmrc" not in args.skip:
-        docs = set(held["cmrc_docs"])
-        results.append(run_heldout("cmrc", args, args.cmrc_dir, args.cmrc_index,
-                                   lambda doc: doc in docs, qs[: args.n], qs[args.n :]))
-    if "cmrc-b" not in args.skip:
-        # The check split, made after the abstain rules were set: other passages left out,
-        # answerable questions from the later part of the set.
-        docs_b = set(held["cmrc_docs_b"])
-        later = qs[SPLIT_B_FROM:]
-        results.append(run_heldout("cmrc-b", args, args.cmrc_dir, args.cmrc_index,
-                                   lambda doc: doc in docs_b, later, later))
-    if "squad" not in args.skip and args.squad_index is not None:
-        titles = {f"# {t}" for t in held["squad_titles"]}
-
-        def title(f: Path) -> str:
-            with open(f, encoding="utf-8") as fh:
-                return fh.readline().strip()
-
-        names = {f.name: title(f) for f in (args.squad_dir / "corpus").iterdir()}
-        qs = read_jsonl(args.squad_dir / "questions.jsonl")
-        results.append(run_heldout("squad", args, args.squad_dir, args.squad_index,
-                                   lambda doc: names.get(doc) in titles, qs, qs))
+    wanted = {"cmrc", "cmrc-b"} | ({"squad"} if args.squad_index is not None else set())
+    sources = heldout_sources(args, held, wanted)
+    for name in ("cmrc", "cmrc-b", "squad"):
+        if name in sources:
+            results.append(run_heldout(name, args, *sources[name]))
 
     for r in results:
         for m in r["examples_missed"]:
