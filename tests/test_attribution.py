@@ -1,0 +1,148 @@
+"""Citations decided after generation (assistant/attribution.py).
+
+The answers are real ones of Qwen2.5-Coder-1.5B-Instruct Q4_K_M at temperature 0 over the
+default corpus, CMRC 2018 and SQuAD (the sources shortened to the lines that matter), so
+the rules are held to what a small model really writes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from assistant.attribution import attribute, support_matrix, unsupported_claims
+
+# Sources as the prompt numbered them for "vLLM 是哪个机构开发的推理框架？" and
+# "Text Generation Inference (TGI) 是哪家推出的？" (default corpus).
+VLLM_ROW = (
+    "编号 | 推理框架 | 团队 | 介绍\n"
+    "1 | [vLLM](https://github.com/vllm-project/vllm) | UC Berkeley | vLLM 是一个开源的大模型"
+    "推理加速框架，通过PagedAttention高效地管理attention中缓存的张量"
+)
+TGI_ROW = (
+    "编号 | 推理框架 | 团队 | 介绍\n"
+    "2 | [Text Generation Inference](https://github.com/huggingface/text-generation-inference)"
+    " | HuggingFace | Text Generation Inference(TGI)是 HuggingFace 推出的一个项目，作为支持"
+    " HuggingFace Inference API 和 Hugging Chat 上的LLM 推理的工具"
+)
+LMDEPLOY_ROW = (
+    "编号 | 推理框架 | 团队 | 介绍\n"
+    "6 | [LMDeploy](https://github.com/InternLM/lmdeploy) | [MMDeploy](https://github.com/"
+    "open-mmlab/mmdeploy) 和 [MMRazor](https://github.com/open-mmlab/mmrazor) 团队联合开发"
+)
+TOKENIZER_ROW = (
+    "编号 | 分词器 | 团队 | 详情\n"
+    "1 | [sentencepiece](https://github.com/google/sentencepiece) | Google | Unsupervised "
+    "text tokenizer for Neural Network-based text generation."
+)
+# CMRC 2018: "2007年亚足联冠军联赛是第多少届亚洲冠军联赛？" (passage 00721 and a distractor).
+ACL_2007 = (
+    "2007年亚足联冠军联赛 是第 26 届亚洲冠军联赛，在2007年3月7日展开小组赛，这届是首次有澳洲"
+    "球队参与，分别是：FC悉尼及阿德莱德联，作为卫冕冠军 韩国的全北现代汽车自动晋级八强。"
+)
+MANGA = (
+    "张静美是台湾的漫画家，出生于台北市，稻江家职（稻江护家前身）家政科毕业，代表作为《代战天使》、"
+    "《青春小鸟》。19岁时（1980年）进入伊士曼小咪出版社（大然文化前身）所举办的小咪漫画培训班。"
+)
+
+
+def test_a_sentence_without_a_marker_gets_the_source_that_holds_it():
+    # The model's answer carried no marker; the source with "UC Berkeley" is [2].
+    a = attribute("vLLM 是 UC Berkeley 开发的推理框架。", [TGI_ROW, VLLM_ROW, LMDEPLOY_ROW])
+    assert a.text == "vLLM 是 UC Berkeley 开发的推理框架。[2]"
+    assert (a.cited, a.added, a.kept, a.moved) == ([2], 1, 0, 0)
+
+
+def test_a_model_marker_whose_source_supports_the_sentence_stays():
+    a = attribute("Text Generation Inference (TGI) 是 HuggingFace 推出的。[1]",
+                  [TGI_ROW, VLLM_ROW, TOKENIZER_ROW])
+    assert a.text == "Text Generation Inference (TGI) 是 HuggingFace 推出的。[1]"
+    assert (a.cited, a.kept, a.moved, a.added) == ([1], 1, 0, 0)
+
+
+def test_a_model_marker_on_the_wrong_source_moves_to_the_right_one():
+    a = attribute("Text Generation Inference (TGI) 是 HuggingFace 推出的。[3]",
+                  [TGI_ROW, VLLM_ROW, TOKENIZER_ROW])
+    assert a.text == "Text Generation Inference (TGI) 是 HuggingFace 推出的。[1]"
+    assert (a.cited, a.kept, a.moved) == ([1], 0, 1)
+
+
+def test_chinese_paraphrase_meets_its_source_by_shared_characters():
+    # "第26届" where the passage has "第 26 届"; the distractor shares only "年" and digits.
+    a = attribute("2007年亚足联冠军联赛是第26届亚洲冠军联赛。[1]", [ACL_2007, MANGA])
+    assert a.cited == [1] and a.kept == 1
+    a = attribute("2007年亚足联冠军联赛是第26届亚洲冠军联赛。[2]", [ACL_2007, MANGA])
+    assert a.text.endswith("[1]") and a.moved == 1
+
+
+def test_framing_is_not_cited_and_a_marker_after_the_sentence_belongs_to_it():
+    a = attribute("根据资料：\nvLLM 是 UC Berkeley 开发的推理框架。 [2]", [TGI_ROW, VLLM_ROW])
+    assert a.text == "根据资料：\nvLLM 是 UC Berkeley 开发的推理框架。 [2]"
+    assert (a.kept, a.added) == (1, 0)
+
+
+def test_a_marker_on_no_supporting_source_is_dropped():
+    a = attribute("这是一个与资料无关的说法，比如天气很好。[1]", [VLLM_ROW, TGI_ROW])
+    assert a.text == "这是一个与资料无关的说法，比如天气很好。"
+    assert a.cited == [] and (a.kept, a.moved, a.added) == (0, 0, 0)
+
+
+def test_code_is_never_cited_and_its_brackets_are_not_markers():
+    answer = (
+        "vLLM 是 UC Berkeley 开发的 `vllm` 推理框架。\n"
+        "```python\nx = a[1]  # vLLM UC Berkeley 推理框架\n```\n"
+    )
+    a = attribute(answer, [TGI_ROW, VLLM_ROW])
+    assert a.text.startswith("vLLM 是 UC Berkeley 开发的 `vllm` 推理框架。[2]\n```python\n")
+    assert "x = a[1]  # vLLM UC Berkeley 推理框架\n```" in a.text
+    assert a.cited == [2] and a.added == 1
+
+
+def test_cited_lists_sources_once_in_first_appearance_order():
+    answer = (
+        "Text Generation Inference (TGI) 是 HuggingFace 推出的。"
+        "vLLM 是 UC Berkeley 开发的推理框架。TGI 是 HuggingFace 推出的一个项目。"
+    )
+    a = attribute(answer, [VLLM_ROW, TGI_ROW])
+    assert a.cited == [2, 1]
+    assert a.text.count("[2]") == 2 and a.added == 3
+
+
+def test_english_sentences_are_cited_after_their_full_stop():
+    sources = [
+        "In 1939, c. 1,300,000 people lived in Warsaw, but in 1945 – only 420,000.",
+        "The adoption of compounding was common for industrial units after 1880.",
+    ]
+    a = attribute("In 1945 only 420,000 people lived in Warsaw.", sources)
+    assert a.text == "In 1945 only 420,000 people lived in Warsaw. [1]"
+
+
+def test_no_sources_or_no_answer_change_nothing():
+    assert attribute("", [VLLM_ROW]).text == ""
+    answer = "vLLM 是 UC Berkeley 开发的。[1]"
+    assert attribute(answer, []).text == answer
+
+
+def test_similarity_adds_its_say_to_the_words():
+    sentences = ["vLLM 是 UC Berkeley 开发的推理框架。"]
+
+    def similarity(s, p):
+        assert s == sentences and len(p) == 2
+        return np.array([[0.9, 0.1]])
+
+    plain = support_matrix(sentences, [VLLM_ROW, LMDEPLOY_ROW])
+    blended = support_matrix(sentences, [VLLM_ROW, LMDEPLOY_ROW], similarity=similarity)
+    assert blended[0, 1] < plain[0, 1]
+    assert blended[0, 0] > blended[0, 1]
+
+
+def test_numbers_and_names_that_no_source_holds_are_listed():
+    bf16 = "BF16 的指数位与 FP32 一样，是 8 位，尾数只有 7 位。"
+    assert unsupported_claims("BF16 的尾数有 23 位 [1]。", [bf16]) == ["23"]
+    assert unsupported_claims("BF16 的尾数有 7 位。", [bf16]) == []
+    fix = "FixAgent 修复了 80 个缺陷中的 79 个，准确率 4.5% 以上。"
+    assert unsupported_claims("FixAgent 修复了 79/80 个缺陷，4.5 %。", [fix]) == []
+    assert unsupported_claims("FixAgent 修复了 78/80 个，TGI 也可以。", [fix]) == ["78/80", "TGI"]
+    # A list's own numbering is not a claim; a name the source spells with a space is held.
+    assert unsupported_claims("1. HuggingFace 推出了它。\n2. 见上。", ["Hugging Face 推出"]) == []
+    # In English, a capital that only opens a sentence is not a name.
+    assert unsupported_claims("Warsaw grew. It had 420,000 people.", ["Warsaw: 420000"]) == []
