@@ -15,8 +15,9 @@ from typing import Any
 
 from assistant import definitions
 from assistant.abstain import EN_FILLER, QUESTION_WORD, relevance
+from assistant.attribution import attribute
 from assistant.citations import parse_citations
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, ModelUnavailable
 from assistant.extractive import extractive_answer
 from assistant.generation import Generator, resolve_generator
 from assistant.lexical import QUERY_STOPWORDS, query_tokens
@@ -107,6 +108,16 @@ QUOTING_NOTICE = {
 ABSTAIN_TEXT = {
     "zh": "资料中没有找到能回答这个问题的内容。下面是最接近的几段资料，供参考。",
     "en": "The documents do not cover this question. The nearest passages are listed below.",
+}
+# Beside an answer quoted because the local model failed (the worker restarts by itself).
+MODEL_DOWN_NOTICE = {
+    "zh": "本地模型这次没能回答（{why}），回答直接引用资料中的句子。",
+    "en": "The local model could not answer ({why}), so this answer quotes the sources.",
+}
+# Beside an answer that names numbers no source holds (attribution.unsupported_claims).
+UNSUPPORTED_NOTICE = {
+    "zh": "回答中的这些数字在资料里找不到，请核对：",
+    "en": "Not found in the sources, check these: ",
 }
 CONDENSE_MAX_TOKENS = 64
 
@@ -318,6 +329,11 @@ class Assistant:
         return self._generator
 
     @property
+    def built_generator(self) -> Generator | None:
+        """The generator if it is resolved already, else None (never loads it)."""
+        return None if self._generator is _RESOLVE else self._generator
+
+    @property
     def backend(self) -> str:
         gen = self.generator
         return gen.name if gen is not None else "extractive"
@@ -326,6 +342,20 @@ class Assistant:
     def loaded(self) -> bool:
         """Whether the searcher and generator are built (asking now waits for no load)."""
         return self._searcher is not None and self._generator is not _RESOLVE
+
+    def warm_model(self, lang: str = "zh") -> None:
+        """Have a local model read the fixed start of every prompt now (the instructions
+        and the sources' heading): llama.cpp keeps it and reuses the longest common
+        prefix, so the first question pays only for its own sources and words. A model
+        server keeps its own cache, and extractive answers need none."""
+        gen = self.generator
+        if gen is None or not hasattr(gen, "prompt_tokens"):
+            return
+        try:
+            for _ in gen.stream(answer_messages("", [], lang), max_tokens=1, temperature=0.0):
+                pass
+        except Exception as e:  # a nicety: the first question will say what is wrong
+            log.warning("warming the model failed: %s", e)
 
     # -- the public calls ---------------------------------------------------------------
     def ask(self, question: str, history: list[dict] | None = None) -> Answer:
@@ -450,7 +480,8 @@ class Assistant:
         rel = relevance(answer.standalone, hits, searcher)
         answer.relevance = rel.score
 
-        if not rel.relevant:
+        threshold = getattr(self.settings, "abstain_below", None)
+        if not (rel.relevant if threshold is None else rel.score >= threshold):
             # Nothing relevant: say so, show the nearest passages, and spend no model time.
             answer.abstained = True
             answer.answer = ABSTAIN_TEXT[lang]
@@ -459,7 +490,7 @@ class Assistant:
             yield Event("token", text=answer.answer)
             return
 
-        if generator is None:
+        def quote() -> Iterator[Event]:
             # Numbered as in the prompt: passage i of the packed list is [i+1].
             raw = extractive_answer(answer.standalone, packed.hits, topic=rel.topic,
                                     similarity=_sentence_similarity(searcher, answer.standalone))
@@ -467,32 +498,63 @@ class Assistant:
             for line in raw.splitlines(keepends=True):
                 pieces.append(line)
                 yield Event("token", text=line)
+
+        if generator is None:
+            yield from quote()
         else:
             messages = answer_messages(answer.standalone, packed.blocks, lang)
             timings["prompt_tokens"] = _prompt_tokens(generator, messages)
             yield Event("status", text="reading the sources")
-            t_first = None
-            for piece in generator.stream(
-                messages, max_tokens=opts.max_answer_tokens, temperature=opts.temperature
-            ):
-                if not piece:
-                    continue
-                if t_first is None:
-                    t_first = time.perf_counter()
-                    timings["first_token_ms"] = _ms(t0)
-                pieces.append(piece)
-                yield Event("token", text=piece)
-            raw = "".join(pieces)
-            if t_first is not None:
-                spent = time.perf_counter() - t_first
-                n = count(raw)
-                timings["tokens_per_s"] = round(n / spent, 1) if spent > 0 and n > 1 else None
-        self._finish(answer, "".join(pieces), lang, notes)
+            try:
+                yield from self._generate(generator, messages, opts, timings, t0, count,
+                                          pieces)
+            except ModelUnavailable as e:
+                # The model process died or is stopped: this answer quotes the sources
+                # (the worker restarts on its own), and says why.
+                log.warning("answering with quotes: %s", e.message)
+                pieces.clear()
+                answer.backend = "extractive"
+                notes.append(MODEL_DOWN_NOTICE[lang].format(why=e.message))
+                yield Event("status", text="quoting the sources")
+                yield from quote()
+        self._finish(answer, "".join(pieces), lang, notes,
+                     _sentence_similarity(searcher, answer.standalone, pairwise=True))
 
-    def _finish(self, answer: Answer, raw: str, lang: str, notes: list[str]) -> None:
+    @staticmethod
+    def _generate(generator: Generator, messages: list[dict], opts: _Options,
+                  timings: dict, t0: float, count: Any, pieces: list[str]) -> Iterator[Event]:
+        t_first = None
+        for piece in generator.stream(
+            messages, max_tokens=opts.max_answer_tokens, temperature=opts.temperature
+        ):
+            if not piece:
+                continue
+            if t_first is None:
+                t_first = time.perf_counter()
+                timings["first_token_ms"] = _ms(t0)
+            pieces.append(piece)
+            yield Event("token", text=piece)
+        if t_first is not None:
+            spent = time.perf_counter() - t_first
+            n = count("".join(pieces))
+            timings["tokens_per_s"] = round(n / spent, 1) if spent > 0 and n > 1 else None
+
+    def _finish(self, answer: Answer, raw: str, lang: str, notes: list[str],
+                similarity: Any = None) -> None:
         cites = parse_citations(raw, len(answer.sources))
-        answer.answer = cites.text.strip()
-        answer.citations = [answer.sources[n - 1] for n in cites.cited]
+        cited = cites.cited
+        text = cites.text
+        if answer.backend != "extractive" and not declined(raw):
+            # A small model cites when it likes (1 answer in 16 measured): each sentence
+            # is matched to the sources that support it, and a model's own marker is
+            # kept only where its source does (attribution.py).
+            att = attribute(text, [s.text for s in answer.sources], similarity=similarity)
+            text, cited = att.text, att.cited
+            if att.unsupported:
+                sep = "、" if lang == "zh" else ", "
+                notes.append(UNSUPPORTED_NOTICE[lang] + sep.join(att.unsupported))
+        answer.answer = text.strip()
+        answer.citations = [answer.sources[n - 1] for n in cited]
         if declined(raw):
             answer.abstained = True
             answer.citations = []
@@ -528,8 +590,9 @@ class Assistant:
         return rewritten
 
 
-def _sentence_similarity(searcher: Any, question: str):
-    """Cosines of the question and candidate sentences, for extractive answers: only with
+def _sentence_similarity(searcher: Any, question: str, pairwise: bool = False):
+    """Cosines of the question and candidate sentences, for extractive answers (or with
+    ``pairwise``, of answer sentences and source passages, for attribution): only with
     an embedder that reads the question's script (``search.dense_weight``), so not with
     the English-only MiniLM on a Chinese question."""
     from assistant.search import dense_weight
@@ -539,6 +602,11 @@ def _sentence_similarity(searcher: Any, question: str):
         return None
     if dense_weight(getattr(embedder, "name", ""), question) == 0.0:
         return None
+    if pairwise:
+        def cosines(sentences: list[str], passages: list[str]):
+            return embedder.embed_passages(sentences) @ embedder.embed_passages(passages).T
+
+        return cosines
 
     query_vector = getattr(searcher, "query_vector", embedder.embed_query)
 

@@ -369,6 +369,9 @@ def _warm(assistant):
     question does not wait for it. Loading embeds nothing."""
     for attr in ("searcher", "generator"):
         getattr(assistant, attr, None)
+    warm_model = getattr(assistant, "warm_model", None)
+    if callable(warm_model):
+        warm_model()
     return assistant
 
 
@@ -462,6 +465,11 @@ class Service:
             return f"{self.settings.llm_url or self.settings.model} ({state})"
         value = getattr(self.assistant, "backend", None)
         if isinstance(value, str) and value:
+            model = self.model_state
+            if model and model["state"] == "restarting":
+                return f"{value} (restarting after a crash; answers quote the sources)"
+            if model and model["state"] == "failed":
+                return f"{value} (stopped: {model['error']}; answers quote the sources)"
             return value
         if hasattr(self.assistant, "generator"):
             gen = self.assistant.generator
@@ -471,6 +479,14 @@ class Service:
         if self.settings.llm_url:
             return f"server {self.settings.llm_url}"
         return self.settings.model
+
+    @property
+    def model_state(self) -> dict | None:
+        """The local model's worker (state, crashes, error, pid), once it is loaded; None
+        for a model server, extractive answers or an in-process model."""
+        gen = getattr(self.assistant, "built_generator", None)
+        state = getattr(gen, "state", None)
+        return state if isinstance(state, dict) else None
 
     def overrides(self, **values) -> dict:
         """The given tunables that differ from the server's settings."""
@@ -614,6 +630,7 @@ class Service:
             "backend": self.backend,
             "loading": self.loading,
             "load_error": self.load_error,
+            "model": self.model_state,
             "embedder": st.embedder,
             "index_current": st.current,
             "changed_files": st.pending,

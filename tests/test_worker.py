@@ -1,0 +1,143 @@
+"""The local model in a supervised worker process (assistant/generation/worker.py), on the
+tiny random GGUF: it answers as the in-process model does, and a worker that dies costs
+one answer (quoted instead), is restarted once, and is then reported as stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from assistant.errors import AssistantError, ModelUnavailable
+from assistant.generation.local import LlamaCppGenerator
+from assistant.generation.worker import ModelCrashed, ModelProcess
+
+QUESTION = [
+    {"role": "system", "content": "Answer from the sources and cite them."},
+    {"role": "user", "content": "What is the model?"},
+]
+
+
+def _wait(proc: ModelProcess, state: str, timeout: float = 60.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while proc.state["state"] != state and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.state["state"] == state, proc.state
+
+
+@pytest.fixture
+def worker(tiny_path):
+    proc = ModelProcess(tiny_path, n_ctx=512, threads=1)
+    yield proc
+    proc.close()
+
+
+def test_worker_answers_like_the_model_in_process(worker, tiny_path):
+    inline = LlamaCppGenerator(tiny_path, n_ctx=512, threads=1)
+    assert worker.name == inline.name and worker.context_length == inline.context_length
+    assert worker.count_tokens("vLLM 是什么？") == inline.count_tokens("vLLM 是什么？")
+    assert worker.prompt_tokens(QUESTION) == inline.prompt_tokens(QUESTION)
+    kw = {"max_tokens": 12, "temperature": 0.0}
+    assert "".join(worker.stream(QUESTION, **kw)) == "".join(inline.stream(QUESTION, **kw))
+    assert worker.state["state"] == "ready" and worker.pid not in (None, os.getpid())
+
+
+def test_an_answer_left_early_does_not_disturb_the_next(worker):
+    kw = {"max_tokens": 40, "temperature": 0.0}
+    whole = "".join(worker.stream(QUESTION, **kw))
+    pieces = worker.stream(QUESTION, **kw)
+    next(pieces)
+    pieces.close()  # the reader went away after one piece
+    assert "".join(worker.stream(QUESTION, **kw)) == whole
+
+
+def test_a_prompt_that_cannot_fit_is_refused_before_the_worker_sees_it(worker):
+    long = [{"role": "user", "content": "模型 " * 2000}]
+    with pytest.raises(AssistantError, match="context"):
+        worker.stream(long, max_tokens=16, temperature=0.0)
+    assert worker.state["state"] == "ready"
+
+
+def test_a_killed_worker_costs_one_answer_and_is_restarted(worker):
+    kw = {"max_tokens": 8, "temperature": 0.0}
+    first = worker.pid
+    os.kill(first, signal.SIGKILL)
+    with pytest.raises(ModelCrashed) as e:
+        "".join(worker.stream(QUESTION, **kw))
+    assert "SIGKILL" in e.value.message and e.value.hint
+    assert worker.state["crashes"] == 1
+    assert "".join(worker.stream(QUESTION, **kw))  # waits for the restart, then answers
+    assert worker.pid not in (None, first) and worker.state["state"] == "ready"
+
+
+def test_a_worker_that_dies_again_before_answering_stays_stopped(tiny_path):
+    proc = ModelProcess(tiny_path, n_ctx=512, threads=1, _fault_after=1)
+    try:
+        kw = {"max_tokens": 8, "temperature": 0.0}
+        with pytest.raises(ModelCrashed) as e:
+            "".join(proc.stream(QUESTION, **kw))
+        assert "SIGILL" in e.value.message and "install.sh" in e.value.hint
+        with pytest.raises(ModelCrashed):  # the restarted worker dies the same way
+            "".join(proc.stream(QUESTION, **kw))
+        assert proc.state["state"] == "failed" and proc.state["crashes"] == 2
+        with pytest.raises(ModelUnavailable, match="stopped"):
+            proc.stream(QUESTION, **kw)
+    finally:
+        proc.close()
+
+
+def test_a_file_that_cannot_load_fails_at_construction(tiny_path, tmp_path):
+    from tiny_gguf import build_corrupt_gguf
+
+    broken = build_corrupt_gguf(tiny_path, tmp_path / "broken.gguf")
+    with pytest.raises(AssistantError, match="damaged"):
+        ModelProcess(broken, threads=1)
+
+
+def test_an_answer_whose_model_dies_quotes_the_sources_and_says_why(
+        answer_index, tiny_path):
+    from answer_corpus import settings_for
+
+    from assistant.answer import Assistant
+    from assistant.search import Searcher
+
+    settings = settings_for(*answer_index)
+    proc = ModelProcess(tiny_path, n_ctx=2048, threads=1, _fault_after=0)
+    try:
+        assistant = Assistant(settings, searcher=Searcher(settings), generator=proc)
+        answer = assistant.ask("vLLM 是哪个机构开发的？")
+        assert answer.error is None and answer.backend == "extractive"
+        assert answer.citations and "SIGILL" in (answer.notice or "")
+        assert "本地模型" in answer.notice  # in the question's language
+    finally:
+        proc.close()
+
+
+def test_health_and_the_status_line_say_when_the_model_process_is_down(
+        answer_index, tiny_path):
+    from answer_corpus import settings_for
+
+    from assistant.answer import Assistant
+    from assistant.search import Searcher
+    from assistant.server import Service
+
+    settings = settings_for(*answer_index)
+    proc = ModelProcess(tiny_path, n_ctx=2048, threads=1, _fault_after=0)
+    try:
+        assistant = Assistant(settings, searcher=Searcher(settings), generator=proc)
+        service = Service(settings, lambda _: assistant, warm=False)
+        assert service.health()["model"]["state"] == "ready"
+        service.ask("vLLM 是哪个机构开发的？")  # dies: restarting
+        service.ask("vLLM 是哪个机构开发的？")  # dies again before any answer: stopped
+        health = service.health()
+        assert health["status"] == "ok"  # the server itself is fine
+        assert health["model"]["state"] == "failed" and health["model"]["crashes"] == 2
+        assert "SIGILL" in health["model"]["error"]
+        assert "stopped" in service.backend and "quote" in service.backend
+        answer = service.ask("vLLM 是哪个机构开发的？")  # still answered, by quoting
+        assert answer.error is None and answer.citations and "stopped" in answer.notice
+    finally:
+        proc.close()
