@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     max_answer_tokens: int = Field(320, ge=16, le=4096, description="Longest answer, tokens")
     temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature")
     threads: int | None = Field(None, ge=1, le=256, description="CPU threads for the model")
+    abstain_below: float | None = Field(
+        None, ge=0.0, le=1.0, description="Relevance (assistant/abstain.py) under which "
+        "the answer abstains before any model reads the sources (None: the calibrated "
+        "threshold)",
+    )
     top_k: int = Field(8, ge=1, le=50, description="Passages retrieved per question")
 
     @classmethod
