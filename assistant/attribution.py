@@ -30,7 +30,8 @@ import numpy as np
 
 from assistant.chunking import split_sentences
 from assistant.citations import _CODE
-from assistant.lexical import CJK_CHARS, query_tokens, tokenize
+from assistant.extractive import _rejoin_abbreviations
+from assistant.lexical import CJK_CHARS, QUERY_STOPWORDS, query_tokens, tokenize
 
 Similarity = Callable[[list[str], list[str]], np.ndarray]
 
@@ -38,6 +39,10 @@ _MARK = re.compile(r"\[(\d{1,4})\]")  # a marker as parse_citations leaves it
 _MARKS_LEAD = re.compile(r"^(?:[ \t]*\[\d{1,4}\])+")  # markers that open a piece
 _CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 _BIGRAM = "\x01"  # keeps a character bigram apart from a two-character word
+# Characters that are words of their own (的, 是, 由 ...: the lexical stopwords): a bigram
+# across one ("发的", "是由") says nothing about the topic, and matched any passage.
+_GLUE_CHARS = frozenset(w for w in QUERY_STOPWORDS if len(w) == 1 and _CJK_RUN.match(w))
+BIGRAM_WEIGHT = 0.5  # a bigram backs up the words (it repeats a two-character word)
 _TRAILER = re.compile(r"\s*$")
 
 # Support is the weighted share of a sentence's words (and character bigrams) that a
@@ -128,7 +133,8 @@ def features(text: str, *, passage: bool = False) -> set[str]:
     # that matter are in the bigrams.
     words = {w for w in words if not (len(w) == 1 and _CJK_RUN.match(w))}
     for run in _CJK_RUN.findall(text):
-        words.update(_BIGRAM + run[i : i + 2] for i in range(len(run) - 1))
+        words.update(_BIGRAM + run[i : i + 2] for i in range(len(run) - 1)
+                     if run[i] not in _GLUE_CHARS and run[i + 1] not in _GLUE_CHARS)
     return words
 
 
@@ -147,13 +153,15 @@ def support_matrix(
         feats = features(sentence)
         if len(feats) < MIN_FEATURES:
             continue  # a framing phrase: nothing a source could hold
-        weights = {f: _idf(sum(f in d for d in docs), n) for f in feats}
+        weights = {f: _idf(sum(f in d for d in docs), n)
+                   * (BIGRAM_WEIGHT if f.startswith(_BIGRAM) else 1.0) for f in feats}
         total = sum(weights.values())
         for j, d in enumerate(docs):
             out[k, j] = sum(w for f, w in weights.items() if f in d) / total
     if similarity is not None and sentences:
-        cos = np.asarray(similarity(sentences, list(sources)), dtype=float)
-        if cos.shape == out.shape:
+        cos = similarity(sentences, list(sources))
+        cos = None if cos is None else np.asarray(cos, dtype=float)
+        if cos is not None and cos.shape == out.shape:  # None: it cannot read this script
             out = np.where(out > 0, (1 - SIM_WEIGHT) * out + SIM_WEIGHT * np.clip(cos, 0, 1), 0)
     return out
 
@@ -174,7 +182,9 @@ def _split(answer: str, code: list[tuple[int, int]]) -> list[_Sentence]:
     out: list[_Sentence] = []
     pos = 0
     for line in masked.splitlines(keepends=True):
-        for piece in split_sentences(line):
+        # "St. Lawrence", "e.g. vLLM": the chunker's cut, with the extractive quoter's
+        # abbreviations joined back.
+        for piece in _rejoin_abbreviations(split_sentences(line)):
             start, end = pos, pos + len(piece)
             pos = end
             lead = _MARKS_LEAD.match(piece)
