@@ -146,3 +146,36 @@ def test_numbers_and_names_that_no_source_holds_are_listed():
     assert unsupported_claims("1. HuggingFace 推出了它。\n2. 见上。", ["Hugging Face 推出"]) == []
     # In English, a capital that only opens a sentence is not a name.
     assert unsupported_claims("Warsaw grew. It had 420,000 people.", ["Warsaw: 420000"]) == []
+
+
+# SQuAD: "When did the European Anti-Fraud Office investigate John Dalli?"; the model cited
+# [3], a passage on freedom of establishment.
+ANTI_FRAUD = (
+    "This led to the creation of the European Anti-fraud Office. In 2012 it investigated the "
+    "Maltese Commissioner for Health, John Dalli, who quickly resigned after allegations that "
+    "he received a €60m bribe in connection with a Tobacco Products Directive."
+)
+FRANCOVICH = (
+    "Francovich, the former employee of a bankrupt Venetian firm, was therefore allowed to "
+    "claim 6 million Lira from the Italian government in damages for his loss."
+)
+ESTABLISHMENT = (
+    "The Court of Justice has held that both a member state government and a private party "
+    "can hinder freedom of establishment, so article 49 has both \"vertical\" and "
+    "\"horizontal\" direct effect."
+)
+
+
+def test_an_english_marker_on_an_unrelated_passage_moves_to_the_one_that_holds_it():
+    a = attribute("The European Anti-Fraud Office investigated John Dalli in 2012. [3]",
+                  [ANTI_FRAUD, FRANCOVICH, ESTABLISHMENT])
+    assert a.text == "The European Anti-Fraud Office investigated John Dalli in 2012. [1]"
+    assert (a.cited, a.moved, a.unsupported) == ([1], 1, [])
+
+
+def test_an_abbreviation_does_not_end_the_sentence():
+    lawrence = ("The French population was heavily concentrated along the St. Lawrence River "
+                "valley, with some also in Acadia.")
+    a = attribute("French fur trappers traveled along the St. Lawrence River valley. [1]",
+                  [lawrence, FRANCOVICH])
+    assert (a.text.count("[1]"), a.kept, a.added) == (1, 1, 0)
