@@ -120,6 +120,10 @@ UNSUPPORTED_NOTICE = {
     "en": "Not found in the sources, check these: ",
 }
 CONDENSE_MAX_TOKENS = 64
+# Quotes cost no model time, so extractive answers choose from at least the passages they
+# were calibrated with: at 500 tokens instead of 700 CMRC's gold answers fell from 88.0%
+# to 86.7% (bench/answers.py, same run).
+EXTRACTIVE_BUDGET = 700
 
 _RESOLVE: Any = object()  # "resolve the generator from settings"
 log = logging.getLogger(__name__)
@@ -474,7 +478,9 @@ class Assistant:
         hits = searcher.search(answer.standalone, k=opts.top_k)
         timings["retrieve_ms"] = _ms(t)
         count = generator.count_tokens if generator is not None else cl100k_counter()
-        packed = pack(hits, opts.context_tokens, count)
+        budget = opts.context_tokens if generator is not None else max(
+            opts.context_tokens, EXTRACTIVE_BUDGET)
+        packed = pack(hits, budget, count)
         answer.sources = [_to_source(i, h) for i, h in enumerate(packed.hits, 1)]
         yield Event("sources", sources=answer.sources)  # the first thing a reader sees
         rel = relevance(answer.standalone, hits, searcher)

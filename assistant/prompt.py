@@ -7,8 +7,10 @@ them that reads like an instruction ("ignore the above ...") is quoted, not obey
 a passage cannot close its own tag early.
 
 Measured with cl100k_base on the 30 dev questions at the default budget
-(``context_tokens`` = 700): the whole prompt is 848 tokens at the median and 912 at most,
-within 1,200 (``bench/answers.py``).
+(``context_tokens`` = 500): the whole prompt is 648 tokens at the median and 690 at most
+(``bench/answers.py``). In Qwen2.5's own tokenizer, over the 72 answerable dev, paraphrase
+and request questions: 612 and 646, of which the system message and template are 131,
+read once and then reused from llama.cpp's cache.
 """
 
 from __future__ import annotations

@@ -399,7 +399,7 @@ def test_overrides_and_variants(web_index):
         return Recorder(settings)
 
     service = Service(web_index, factory)
-    assert service.overrides(model="extractive", llm_url="  ", context_tokens=700,
+    assert service.overrides(model="extractive", llm_url="  ", context_tokens=500,
                              temperature=0.2) == {}
     over = service.overrides(temperature=0.7, context_tokens=1200)
     assert over == {"temperature": 0.7, "context_tokens": 1200}
