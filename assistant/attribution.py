@@ -49,6 +49,10 @@ _TRAILER = re.compile(r"\s*$")
 # source holds. Calibrated on real answers of Qwen2.5-Coder-1.5B (see tests and the
 # module's figures in BENCHMARKS.md).
 KEEP = 0.35  # a model's marker stays when its source holds this share of the sentence
+# ... and near what the best source holds: sources on one topic share its words, and a
+# marker on a neighbour that lacks the sentence's own fact (the table row of another
+# framework) held 0.3-0.5 where the right one held 0.5-0.7.
+KEEP_RELATIVE = 0.8
 ADD = 0.45  # a sentence without one gets the best source only above this
 MIN_FEATURES = 2  # fewer content words than this: a framing phrase, never cited
 SIM_WEIGHT = 0.5  # share of the embedder's say in the support, when it is given
@@ -96,7 +100,8 @@ def attribute(
         best = int(np.argmax(row)) if row.size else -1
         citable = best >= 0 and row[best] >= ADD
         given = [n for _, _, n in s.marks if 1 <= n <= len(sources)]
-        good = [n for n in dict.fromkeys(given) if row[n - 1] >= KEEP]
+        floor = max(KEEP, KEEP_RELATIVE * row[best]) if row.size else KEEP
+        good = [n for n in dict.fromkeys(given) if row[n - 1] >= floor]
         if s.marks:
             replacement = good or ([best + 1] if citable else [])
             if good:
