@@ -179,3 +179,12 @@ def test_an_abbreviation_does_not_end_the_sentence():
     a = attribute("French fur trappers traveled along the St. Lawrence River valley. [1]",
                   [lawrence, FRANCOVICH])
     assert (a.text.count("[1]"), a.kept, a.added) == (1, 1, 0)
+
+
+def test_a_marker_on_a_neighbouring_row_of_the_same_table_moves():
+    # Every row shares the table's header and topic words; only one names UC Berkeley.
+    neighbour = ("编号 | 推理框架 | 团队 | 介绍\n[vLLM(二) 架构概览](https://zhuanlan.zhihu.com/p/"
+                 "681716326)\n" + TGI_ROW.split("\n", 1)[1])
+    a = attribute("vLLM 是 UC Berkeley 开发的推理框架。[1]", [neighbour, VLLM_ROW])
+    assert a.text == "vLLM 是 UC Berkeley 开发的推理框架。[2]"
+    assert (a.kept, a.moved) == (0, 1)
