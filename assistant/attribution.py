@@ -108,16 +108,17 @@ def attribute(
                 kept += len(good)
             elif citable:
                 moved += len(set(given))
-            first = True
-            for a, b, _ in s.marks:  # the first marker's place takes the decided ones
-                text = "".join(f"[{n}]" for n in replacement) if first else ""
+            for i, (a, b, _) in enumerate(s.marks):  # the first one's place takes them
+                text = "".join(f"[{n}]" for n in replacement) if i == 0 else ""
+                if not text:  # "… 开发。 [1]" dropped leaves no space behind
+                    a = len(answer[:a].rstrip(" \t"))
                 edits.append((a, b, text))
-                first = False
         elif citable:
             added += 1
             edits.append((*_end_of(answer, s), _glue(answer, s) + f"[{best + 1}]"))
     text = _apply(answer, edits)
-    cited = [int(n) for n in dict.fromkeys(_cited_numbers(text, code_free=True))]
+    code = [(m.start(), m.end()) for m in _CODE.finditer(text)]
+    cited = list(dict.fromkeys(int(m.group(1)) for m in _MARK.finditer(_mask(text, code))))
     return Attributed(text=text, cited=cited, kept=kept, moved=moved, added=added,
                       unsupported=unsupported)
 
@@ -243,14 +244,7 @@ def _apply(answer: str, edits: list[tuple[int, int, str]]) -> str:
         out.append(text)
         pos = b
     out.append(answer[pos:])
-    text = "".join(out)
-    return re.sub(r"[ \t]+(?=\n|$)", "", text)
-
-
-def _cited_numbers(text: str, code_free: bool) -> list[str]:
-    code = [(m.start(), m.end()) for m in _CODE.finditer(text)] if code_free else []
-    masked = _mask(text, code)
-    return [m.group(1) for m in _MARK.finditer(masked)]
+    return "".join(out)
 
 
 # ----------------------------------------------------------------------- unsupported

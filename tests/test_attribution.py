@@ -188,3 +188,8 @@ def test_a_marker_on_a_neighbouring_row_of_the_same_table_moves():
     a = attribute("vLLM 是 UC Berkeley 开发的推理框架。[1]", [neighbour, VLLM_ROW])
     assert a.text == "vLLM 是 UC Berkeley 开发的推理框架。[2]"
     assert (a.kept, a.moved) == (0, 1)
+
+
+def test_a_dropped_marker_takes_its_space_with_it_and_nothing_else_changes():
+    answer = "这是一个与资料无关的说法。 [1]  \n第二行也无关。"
+    assert attribute(answer, [VLLM_ROW]).text == "这是一个与资料无关的说法。  \n第二行也无关。"
