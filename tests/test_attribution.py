@@ -193,3 +193,18 @@ def test_a_marker_on_a_neighbouring_row_of_the_same_table_moves():
 def test_a_dropped_marker_takes_its_space_with_it_and_nothing_else_changes():
     answer = "这是一个与资料无关的说法。 [1]  \n第二行也无关。"
     assert attribute(answer, [VLLM_ROW]).text == "这是一个与资料无关的说法。  \n第二行也无关。"
+
+
+def test_the_model_citing_its_framing_sentence_instead_of_the_fact():
+    # SQuAD, as the model wrote it: the marker sits on a sentence that states nothing.
+    nasser = ("The Brotherhood has suffered periodic repression in Egypt and has been banned "
+              "several times, in 1948 and several years later following confrontations with "
+              "Egyptian president Gamal Abdul Nasser, who jailed thousands of members.")
+    intifada = ("For some decades prior to the First Palestine Intifada in 1987, the Muslim "
+                "Brotherhood in Palestine took a quiescent stance towards Israel.")
+    answer = ("The Egyptian president who jailed thousands of members of the Brotherhood was "
+              "Gamal Abdul Nasser. This is stated in the source [1][2].")
+    a = attribute(answer, [nasser, intifada])
+    assert a.text == ("The Egyptian president who jailed thousands of members of the Brotherhood"
+                      " was Gamal Abdul Nasser. [1] This is stated in the source.")
+    assert (a.cited, a.added, a.kept, a.moved) == ([1], 1, 0, 0)
