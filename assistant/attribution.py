@@ -30,7 +30,8 @@ import numpy as np
 
 from assistant.chunking import split_sentences
 from assistant.citations import _CODE
-from assistant.extractive import _rejoin_abbreviations
+from assistant.documents import is_table_separator
+from assistant.extractive import _labels, _rejoin_abbreviations, _table_cells
 from assistant.lexical import CJK_CHARS, QUERY_STOPWORDS, query_tokens, tokenize
 
 Similarity = Callable[[list[str], list[str]], np.ndarray]
@@ -103,13 +104,14 @@ def attribute(
         floor = max(KEEP, KEEP_RELATIVE * row[best]) if row.size else KEEP
         good = [n for n in dict.fromkeys(given) if row[n - 1] >= floor]
         if s.marks:
-            replacement = good or ([best + 1] if citable else [])
-            if good:
+            if good:  # the supported ones stay where the model put them, the rest go
                 kept += len(good)
-            elif citable:
-                moved += len(set(given))
-            for i, (a, b, _) in enumerate(s.marks):  # the first one's place takes them
-                text = "".join(f"[{n}]" for n in replacement) if i == 0 else ""
+                texts = [f"[{n}]" if n in good else "" for *_, n in s.marks]
+            else:  # the first one's place takes the source that does support it
+                moved += len(set(given)) if citable else 0
+                texts = [f"[{best + 1}]" if citable and i == 0 else ""
+                         for i in range(len(s.marks))]
+            for (a, b, _), text in zip(s.marks, texts, strict=True):
                 if not text:  # "… 开发。 [1]" dropped leaves no space behind
                     a = len(answer[:a].rstrip(" \t"))
                 edits.append((a, b, text))
@@ -183,14 +185,28 @@ def _idf(df: int, n: int) -> float:
 
 def _split(answer: str, code: list[tuple[int, int]]) -> list[_Sentence]:
     """The answer's sentences (as the chunker cuts them), outside fenced code; markers
-    that open a piece ("。[1]" then the next sentence) belong to the sentence before."""
+    that open a piece ("。[1]" then the next sentence) belong to the sentence before.
+
+    A table row is one unit, cited at its end (a marker inside a cell, after its first
+    sentence, read as part of the cell), and a table's header row is none: its column
+    names are in every chunk of the table, and a citation on them says nothing."""
     masked = _mask(answer, code)
     out: list[_Sentence] = []
     pos = 0
+    in_table = False
     for line in masked.splitlines(keepends=True):
-        # "St. Lawrence", "e.g. vLLM": the chunker's cut, with the extractive quoter's
-        # abbreviations joined back.
-        for piece in _rejoin_abbreviations(split_sentences(line)):
+        cells = _table_cells(line, in_table)
+        if cells is not None:
+            header = not in_table and _labels(cells)
+            pieces = [] if header or is_table_separator(line) else [line]
+        else:
+            # "St. Lawrence", "e.g. vLLM": the chunker's cut, with the extractive
+            # quoter's abbreviations joined back.
+            pieces = _rejoin_abbreviations(split_sentences(line))
+        in_table = cells is not None
+        if not pieces:
+            pos += len(line)
+        for piece in pieces:
             start, end = pos, pos + len(piece)
             pos = end
             lead = _MARKS_LEAD.match(piece)
@@ -227,6 +243,8 @@ def _end_of(answer: str, s: _Sentence) -> tuple[int, int]:
     whitespace that follows it."""
     body = answer[s.start : s.end]
     cut = s.start + len(_TRAILER.split(body, maxsplit=1)[0])
+    if answer[s.start : cut].endswith("|") and answer[s.start : cut].count("|") > 1:
+        cut = len(answer[:cut - 1].rstrip(" \t"))  # inside a row's last cell, not after it
     return cut, cut
 
 

@@ -208,3 +208,23 @@ def test_the_model_citing_its_framing_sentence_instead_of_the_fact():
     assert a.text == ("The Egyptian president who jailed thousands of members of the Brotherhood"
                       " was Gamal Abdul Nasser. [1] This is stated in the source.")
     assert (a.cited, a.added, a.kept, a.moved) == ([1], 1, 0, 0)
+
+
+def test_a_quoted_table_keeps_its_markers_and_its_header_gets_none():
+    # An extractive answer (the no-model path) over the real row: nothing to change.
+    quote = ("编号 | 推理框架 | 团队 | 介绍\n1 | vLLM | UC Berkeley | vLLM 是一个开源的大模型推理"
+             "加速框架，通过PagedAttention高效地管理attention中缓存的张量. [2]")
+    a = attribute(quote, [TGI_ROW, VLLM_ROW])
+    assert a.text == quote and (a.kept, a.added) == (1, 0)
+    # Without the marker, the row (not its header, not its first sentence) gets it.
+    bare = quote.removesuffix(" [2]")
+    assert attribute(bare, [TGI_ROW, VLLM_ROW]).text == bare + " [2]"
+    piped = "| 编号 | 团队 |\n|---|---|\n| 1 | vLLM 由 UC Berkeley 开发，推理加速框架 |"
+    assert attribute(piped, [TGI_ROW, VLLM_ROW]).text == piped[:-2] + "[2] |"
+
+
+def test_a_supported_marker_stays_where_the_model_put_it():
+    answer = ("In 2012 it investigated the Maltese Commissioner for Health, John Dalli, [1] "
+              "who resigned.")
+    a = attribute(answer, [ANTI_FRAUD, FRANCOVICH])
+    assert a.text == answer and a.kept == 1
