@@ -243,7 +243,8 @@ def answer_figures(rows: Sequence[dict]) -> dict:
       any of their sources holds (``invented_examples`` lists a few);
     - timings: first model token p50/p95 and prompt tokens p50 over the answers whose
       question reached the model (a prompt was counted; over all answers when none did,
-      as with extractive answers), decode tokens/s p50, whole answer p50/p95, in ms.
+      as with extractive answers), decode tokens/s p50, whole answer p50/p95 over all
+      answers (an abstention before the model included: what the person asking waits), ms.
     """
     ans = [r for r in rows if r["answerable"]]
     una = [r for r in rows if not r["answerable"]]

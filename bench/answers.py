@@ -287,7 +287,11 @@ def every_kth(pool: list[dict], n: int | None) -> tuple[list[dict], str]:
         return list(pool), f"all {len(pool)}"
     k = max(1, len(pool) // max(1, n))
     chosen = pool[::k][:n]
-    return chosen, f"{len(chosen)}: every {k}th of {len(pool)} from the first"
+    return chosen, f"{len(chosen)}: every {k}{_suffix(k)} of {len(pool)} from the first"
+
+
+def _suffix(k: int) -> str:
+    return "th" if k % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
 
 
 def limit_split(answerable: list[dict], unanswerable: list[dict],
