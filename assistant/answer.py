@@ -111,13 +111,13 @@ ABSTAIN_TEXT = {
 }
 # Beside an answer quoted because the local model failed (the worker restarts by itself).
 MODEL_DOWN_NOTICE = {
-    "zh": "本地模型这次没能回答（{why}），回答直接引用资料中的句子。",
-    "en": "The local model could not answer ({why}), so this answer quotes the sources.",
+    "zh": "本地模型这次没能回答，回答直接引用资料中的句子。原因：{why}",
+    "en": "The local model could not answer, so this answer quotes the sources. Why: {why}",
 }
 # Beside an answer that names numbers no source holds (attribution.unsupported_claims).
 UNSUPPORTED_NOTICE = {
-    "zh": "回答中的这些数字在资料里找不到，请核对：",
-    "en": "Not found in the sources, check these: ",
+    "zh": "回答中的这些数字或名称在资料里找不到，请核对：",
+    "en": "Numbers or names no source holds, check them: ",
 }
 CONDENSE_MAX_TOKENS = 64
 # Quotes cost no model time, so extractive answers choose from at least the passages they

@@ -148,22 +148,30 @@ class LlamaCppGenerator:
                 "llama-cpp-python is not installed, so local models cannot run",
                 hint="pip install 'llama-cpp-python>=0.3', or set llm_url, or model=extractive",
             ) from e
+        # A vocabulary-only load still makes a context, and llama.cpp warns on stderr that
+        # it is longer than the (absent) trained one, whatever ``verbose`` says.
+        from llama_cpp._utils import suppress_stdout_stderr
+
         try:
-            return llama_cpp.Llama(
-                model_path=str(self.path),
-                n_ctx=n_ctx,
-                n_threads=self.threads,
-                n_threads_batch=self.threads,
-                # Tokenizer and chat template only (ModelProcess's parent side): no
-                # weights are read and no kernel runs.
-                vocab_only=self._vocab_only,
-                verbose=False,  # llama.cpp's load chatter would bury our own messages
-            )
+            with suppress_stdout_stderr(disable=not self._vocab_only):
+                return self._llama(llama_cpp, n_ctx)
         except (ValueError, RuntimeError, OSError) as e:
             raise AssistantError(
                 f"could not load the model file {self.path}: it {_diagnose(self.path)}",
                 hint=_fix(self.path),
             ) from e
+
+    def _llama(self, llama_cpp: Any, n_ctx: int) -> Any:
+        return llama_cpp.Llama(
+            model_path=str(self.path),
+            n_ctx=n_ctx,
+            n_threads=self.threads,
+            n_threads_batch=self.threads,
+            # Tokenizer and chat template only (ModelProcess's parent side): no weights
+            # are read and no kernel runs.
+            vocab_only=self._vocab_only,
+            verbose=False,  # llama.cpp's load chatter would bury our own messages
+        )
 
     def _chat_formatter(self, fallback_template: str | None) -> Any:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter

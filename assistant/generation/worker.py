@@ -47,6 +47,9 @@ def _worker_main(conn: Any, spec: dict, fault_after: int | None = None) -> None:
     """The child: load the model, then answer one request at a time until told to stop.
     ``fault_after`` (tests only) kills it with SIGILL after that many pieces, as a CPU
     that lacks an instruction of the build would."""
+    from .. import notices
+
+    notices.quiet = True  # the parent, which loaded the vocabulary, has said it all once
     try:
         gen = LlamaCppGenerator(**spec)
     except AssistantError as e:
