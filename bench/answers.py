@@ -349,6 +349,10 @@ def run_model_set(name: str, settings, questions: list[dict], generator, peer, p
         ours_rows.append(row)
         entry = {"id": q["id"], "question": q["question"], "answerable": row["answerable"],
                  "ours": {"answer": ours.answer, "abstained": ours.abstained,
+                          # the pre-model abstain signal: with --abstain-below 0 every
+                          # question reaches the model, and any threshold can be
+                          # applied afterwards to the same answers
+                          "relevance": ours.relevance,
                           "citations": [c.n for c in ours.citations], "error": ours.error,
                           "timings": ours.timings, "score": row}}
         line = f"  [{name} {i}/{len(questions)}] ours: {_brief(row)}"
@@ -414,7 +418,8 @@ def main_model(args) -> int:
         prepare(ROOT.parent / "shared")
     held = json.loads(HELDOUT.read_text(encoding="utf-8"))
     args.work.mkdir(parents=True, exist_ok=True)
-    kw = {"model": str(args.model), "threads": args.threads}
+    kw = {"model": str(args.model), "threads": args.threads,
+          "abstain_below": args.abstain_below}
     sources = heldout_sources(args, held, {"cmrc", "squad"})
     generator = peer = None
     results = []
@@ -502,6 +507,9 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--limit", type=int, help="at most this many questions per set "
                    "(a quick run; the set's mix of answerable and unanswerable kept)")
     m.add_argument("--threads", type=int, default=2, help="CPU threads for the model (2)")
+    m.add_argument("--abstain-below", type=float, default=None,
+                   help="Settings.abstain_below for ours (0: every question reaches the "
+                   "model, so bench/abstain_sweep.py can apply any pre-model threshold)")
     args = p.parse_args(argv)
     if args.model is not None:
         return main_model(args)
