@@ -36,7 +36,11 @@ from .local import BUSY_TIMEOUT, LlamaCppGenerator
 log = logging.getLogger(__name__)
 
 LOAD_TIMEOUT = 300.0  # seconds for the worker to load the model (a slow disk, a big file)
-STALL_TIMEOUT = 120.0  # seconds with no token from a working worker: taken as hung
+# Seconds without a piece from a live worker before it is taken as hung and killed. The
+# first piece waits for the whole prompt to be read: 600 tokens took 120 s on a 2-core
+# machine shared with three other models (a 120 s limit killed healthy workers there).
+FIRST_PIECE_TIMEOUT = 900.0
+STALL_TIMEOUT = 300.0
 
 
 class ModelCrashed(ModelUnavailable):
@@ -220,9 +224,12 @@ class ModelProcess:
                 self._wait_ready()
             conn = self._conn
             conn.send(("stream", messages, kwargs))
+            wait = FIRST_PIECE_TIMEOUT
             while True:
-                if not conn.poll(STALL_TIMEOUT):
+                if not conn.poll(wait):
+                    log.warning("the local model sent nothing for %.0f s: stopping it", wait)
                     self._proc.kill()  # hung: treated as a crash below
+                wait = STALL_TIMEOUT
                 message = conn.recv()
                 if message[0] == "piece":
                     yield message[1]
