@@ -16,7 +16,6 @@ architecture, tokenizer and chat template).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import subprocess
 import sys
@@ -26,6 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from assistant.pull import sha256_file as sha256_of  # noqa: E402  (one checksum helper)
 
 
 @dataclass(frozen=True)
@@ -63,14 +65,6 @@ MODELS = {
 
 def default_dir() -> Path:
     return Path(os.environ.get("ASSISTANT_TEST_MODELS", ROOT / "models" / "pypi"))
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def ensure(name: str, folder: Path | None = None, *, quiet: bool = True) -> Path:
