@@ -166,9 +166,19 @@ def test_answer_without_valid_citation_says_so(settings, searcher):
     assert answer.answer == "vLLM is fast."
 
 
-def test_model_saying_the_sources_do_not_answer_counts_as_abstaining(settings, searcher):
+def test_a_model_declining_relevant_sources_is_answered_by_quoting(settings, searcher):
     gen = FakeGenerator("资料中没有相关内容。")
     answer = Assistant(settings, searcher=searcher, generator=gen).ask("vLLM 是谁开发的？")
+    assert not answer.abstained and "UC Berkeley" in answer.answer and answer.citations
+    assert answer.backend == "extractive" and "模型认为资料不能回答" in answer.notice
+
+
+def test_model_saying_the_sources_do_not_answer_counts_as_abstaining(settings, searcher):
+    # Below the relevance threshold (here: let through by abstain_below) the model's
+    # decline stands.
+    gen = FakeGenerator("资料中没有相关内容。")
+    s = settings.model_copy(update={"abstain_below": 0.0})
+    answer = Assistant(s, searcher=searcher, generator=gen).ask("How do I bake sourdough bread?")
     assert answer.abstained and answer.citations == [] and answer.sources
     assert answer.notice is None
 
