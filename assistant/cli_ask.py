@@ -81,6 +81,7 @@ def _stream_to_terminal(assistant, question: str) -> int:
     spinner = _Spinner("searching") if sys.stderr.isatty() else None
     answer = None
     printed = False
+    streamed: list[str] = []
     try:
         for event in assistant.stream(question):
             if event.kind == "status" and spinner:
@@ -91,6 +92,7 @@ def _stream_to_terminal(assistant, question: str) -> int:
                     spinner = None
                 out.write(event.text)
                 out.flush()
+                streamed.append(event.text)
                 printed = True
             elif event.kind == "done":
                 answer = event.answer
@@ -103,7 +105,15 @@ def _stream_to_terminal(assistant, question: str) -> int:
             out.write("\n")
         print(f"Error: {answer.error}", file=sys.stderr)
         return 1
-    out.write("\n" if printed else answer.answer + "\n")
+    if printed and answer.answer.strip() != "".join(streamed).strip():
+        # What streamed is the model's own text; its citations were decided after it
+        # (attribution.py), or quotes replaced it: the answer as it stands follows.
+        from assistant.prompt import language
+
+        label = "引用后的回答：" if language(answer.question) == "zh" else "With citations:"
+        out.write(f"\n\n{label}\n{answer.answer}\n")
+    else:
+        out.write("\n" if printed else answer.answer + "\n")
     if answer.notice:
         print(f"\n{answer.notice}")
     if answer.sources:

@@ -177,3 +177,24 @@ def test_a_source_is_placed_by_file_and_lines():
     assert doc_at("notes.md", 14, 15) == "notes.md:14-15"
     assert doc_at("notes.md", 172, 172) == "notes.md:172"  # as the web says "line 172"
     assert doc_at("paper.pdf", 3, 9, page=2) == "paper.pdf:3-9 (page 2)"
+
+
+def test_a_model_answer_is_shown_again_as_cited(args, capsys, monkeypatch):
+    # The terminal streams the model's own words; the citations are decided after them
+    # (attribution.py), so the cited answer follows the stream.
+    class Plain:
+        name = "plain"
+        context_length = 4096
+
+        def count_tokens(self, text):
+            return len(text)
+
+        def stream(self, messages, *, max_tokens, temperature, stop=None):
+            return iter(["vLLM 由 UC Berkeley ", "开发。"])
+
+    monkeypatch.setattr("assistant.answer.resolve_generator", lambda settings: Plain())
+    assert main(["ask", "vLLM 是谁开发的？", *args]) == 0
+    out = capsys.readouterr().out
+    streamed, _, rest = out.partition("引用后的回答：")
+    assert streamed.strip() == "vLLM 由 UC Berkeley 开发。"
+    assert "vLLM 由 UC Berkeley 开发。[1]" in rest.partition("Sources:")[0]
