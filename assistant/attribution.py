@@ -229,14 +229,15 @@ def _split(answer: str, code: list[tuple[int, int]]) -> list[_Sentence]:
     return out
 
 
-def _mask(answer: str, code: list[tuple[int, int]]) -> str:
-    """The answer with code replaced by letters of the same length: the splitter does
-    not cut inside code, and a "[1]" there is not taken for a marker."""
+def _mask(answer: str, code: list[tuple[int, int]], fill: str = "x") -> str:
+    """The answer with code replaced by ``fill`` (letters by default) of the same
+    length: the splitter does not cut inside code, and a "[1]" there is not taken for a
+    marker; with blanks, no word of the code is taken for a claim."""
     chars = list(answer)
     for a, b in code:
         for i in range(a, b):
             if chars[i] != "\n":
-                chars[i] = "x"
+                chars[i] = fill
     return "".join(chars)
 
 
@@ -286,7 +287,7 @@ def unsupported_claims(answer: str, sources: Sequence[str]) -> list[str]:
     """Numbers and Latin-script names in ``answer`` (outside code and markers) that none
     of ``sources`` holds, once each, in order."""
     code = [(m.start(), m.end()) for m in _CODE.finditer(answer)]
-    prose = _MARK.sub(" ", _mask_blank(answer, code))
+    prose = _MARK.sub(" ", _mask(answer, code, " "))
     joined = " ".join(sources)
     numbers, text, squashed = _numbers_text(joined), joined.casefold(), _squash(joined)
     chinese = bool(_CJK_RUN.search(prose))
@@ -303,15 +304,6 @@ def unsupported_claims(answer: str, sources: Sequence[str]) -> list[str]:
         if not _word_held(word, text, squashed):
             out.append(word)
     return list(dict.fromkeys(out))
-
-
-def _mask_blank(answer: str, code: list[tuple[int, int]]) -> str:
-    chars = list(answer)
-    for a, b in code:
-        for i in range(a, b):
-            if chars[i] != "\n":
-                chars[i] = " "
-    return "".join(chars)
 
 
 def _squash(text: str) -> str:
