@@ -25,15 +25,15 @@ fi
 # llama-cpp-python next, compiled for the instruction sets this CPU runs, not with its
 # default -march=native: a VM's CPU can show AMX (or AVX512) that the OS does not enable, and
 # the first token of a quantized model then dies with SIGILL. pip reuses a wheel it built
-# before, whatever CMAKE_ARGS say now, so the build is checked (assistant/cpu.py --check
+# before, whatever CMAKE_ARGS say now, so the build is checked (assistant/generate/cpu.py --check
 # reads llama_print_system_info) and rebuilt, bypassing pip's cache, when it does not fit.
 # A check that passes costs about a second and nothing is rebuilt.
 # CMAKE_ARGS of your own (a GPU backend, say) go after these, so they win.
 llama_spec=$(grep -o '"llama-cpp-python[^"]*"' pyproject.toml | tr -d '"')
-llama_check() { llama_msg=$(.venv/bin/python assistant/cpu.py --check) && llama_rc=0 || llama_rc=$?; }
+llama_check() { llama_msg=$(.venv/bin/python assistant/generate/cpu.py --check) && llama_rc=0 || llama_rc=$?; }
 llama_check
 if [ "$llama_rc" != 0 ]; then
-  cmake_args="$(.venv/bin/python assistant/cpu.py --cmake-args) ${CMAKE_ARGS:-}"
+  cmake_args="$(.venv/bin/python assistant/generate/cpu.py --cmake-args) ${CMAKE_ARGS:-}"
   if [ "$llama_rc" = 3 ]; then  # not importable: install it (a cached wheel may come back)
     echo "==> installing llama-cpp-python for this CPU (compiles from source, ~5 minutes, unless pip kept a wheel)"
     CMAKE_ARGS="$cmake_args" pip install -q "$llama_spec"
@@ -52,7 +52,7 @@ if [ "$llama_rc" != 0 ]; then
     elif [ "$llama_rc" != 0 ]; then
       echo "error: llama-cpp-python still does not fit this CPU after a rebuild: $llama_msg" >&2
       echo "       CMAKE_ARGS were: $cmake_args" >&2
-      echo "       local models would not run; see .venv/bin/python assistant/cpu.py --check" >&2
+      echo "       local models would not run; see .venv/bin/python assistant/generate/cpu.py --check" >&2
       exit 1
     fi
   fi

@@ -8,9 +8,9 @@ import argparse
 import json
 import sys
 
-from assistant.answer import Assistant
-from assistant.config import Settings
-from assistant.indexer import run_index
+from assistant.answer.pipeline import Assistant
+from assistant.ingest.indexer import run_index
+from assistant.settings import Settings
 
 
 def main() -> int:

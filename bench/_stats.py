@@ -5,6 +5,6 @@ benchmark's p50 and the product's are computed alike."""
 
 from __future__ import annotations
 
-from assistant.evaluate import percentile
+from assistant.app.evaluate import percentile
 
 __all__ = ["percentile"]

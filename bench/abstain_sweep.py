@@ -1,7 +1,7 @@
 """How abstaining works out with a model, chosen on the model's own answers.
 
 ``bench/answers.py --model PATH --abstain-below 0 --json OUT`` lets every question reach
-the model and records each answer's relevance (``assistant/abstain.py``). Everything else
+the model and records each answer's relevance (``assistant/answer/abstain.py``). Everything else
 the pipeline decides around the model is deterministic, so it can be applied afterwards
 to the same answers without asking the model again:
 
@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from answers import index_settings  # noqa: E402  (bench/ is on sys.path)
 
-from assistant.abstain import THRESHOLD  # noqa: E402
-from assistant.evaluate import answer_figures, score_answer  # noqa: E402
+from assistant.answer.abstain import THRESHOLD  # noqa: E402
+from assistant.app.evaluate import answer_figures, score_answer  # noqa: E402
 
 SETS = {  # the corpora and indexes bench/answers.py --model answered over
     "dev": (ROOT / "corpus", Path("/tmp/answers-bench/idx_main"),
@@ -42,7 +42,7 @@ SETS = {  # the corpora and indexes bench/answers.py --model answered over
 
 def extractive_rows(result: dict, index: Path | None) -> dict[str, dict]:
     """The extractive answer's score row for every question of one set."""
-    from assistant.answer import Assistant
+    from assistant.answer.pipeline import Assistant
 
     corpus, default_index, questions = SETS[result["set"]]
     with open(questions, encoding="utf-8") as f:

@@ -14,7 +14,7 @@ this prints:
 - for the dev set, the cl100k tokens of the prompt a model WOULD get, p50/max;
 - the abstain signal's 5% threshold: the highest value that keeps at most 5% of the
   answerable questions abstaining, and the share of unanswerable ones it would catch
-  (to re-calibrate ``assistant/abstain.py`` after retrieval changes).
+  (to re-calibrate ``assistant/answer/abstain.py`` after retrieval changes).
 
 Sets: ``seeds_dev.jsonl`` over the default corpus; CMRC 2018 (first N questions of
 ``bench/out/cmrc/questions.jsonl``, plus the questions of 90 passages left out of the
@@ -31,7 +31,7 @@ by question, by a peer setup with the same file (``bench/peer_answers.py``:
 Langchain-Chatchat's defaults). Sets: dev, and CMRC and SQuAD subsets of the same
 held-out splits (``--n-answerable`` 100 and ``--n-unanswerable`` 40, every k-th question
 of the split, printed); ``--limit N`` cuts every set for a quick run. Each figure is
-``assistant.evaluate.answer_figures``' (the same as ``assistant eval --answers``); one
+``assistant.app.evaluate.answer_figures``' (the same as ``assistant eval --answers``); one
 Markdown table per set, ours beside the peer's:
 
     python bench/answers.py --model models/pypi/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf \\
@@ -61,7 +61,7 @@ SPLIT_B_FROM = 300  # CMRC split B takes its questions from here on (heldout.jso
 
 
 def norm(text: str) -> str:
-    from assistant.evaluate import norm_answer_text
+    from assistant.app.evaluate import norm_answer_text
 
     return norm_answer_text(text)
 
@@ -86,7 +86,7 @@ def holdout(src: Path, work: Path, name: str, keep) -> Path:
 def index_settings(corpus: Path, index: Path, embedder: str, **kw):
     """Settings for ``corpus`` that match what ``index`` was built with, if it exists
     (chunk size, embedder backend), so that bringing it up to date re-embeds nothing."""
-    from assistant.config import Settings
+    from assistant.settings import Settings
 
     manifest = index / "manifest.json"
     if manifest.exists():
@@ -101,7 +101,7 @@ def index_settings(corpus: Path, index: Path, embedder: str, **kw):
 def settings_for(corpus: Path, index: Path, embedder: str, seed_index: Path | None, **kw):
     """Settings for ``corpus``; the index is derived from ``seed_index`` when given
     (only the removed files change) or built."""
-    from assistant.indexer import run_index
+    from assistant.ingest.indexer import run_index
 
     if seed_index is not None and not (index / "store.sqlite3").exists():
         shutil.copytree(seed_index, index, dirs_exist_ok=True)
@@ -115,9 +115,9 @@ def settings_for(corpus: Path, index: Path, embedder: str, seed_index: Path | No
 
 
 def run_set(name: str, settings, questions: list[dict], prompt_sizes: bool = False) -> dict:
-    from assistant.answer import Assistant
-    from assistant.evaluate import holds_evidence, score_answer
-    from assistant.prompt import cl100k_counter, count_messages
+    from assistant.answer.pipeline import Assistant
+    from assistant.answer.prompt import cl100k_counter, count_messages
+    from assistant.app.evaluate import holds_evidence, score_answer
 
     assistant = Assistant(settings, generator=None)
     assistant.ask("warm up: 模型 model")  # load the embedder, jieba and the index first
@@ -181,7 +181,7 @@ def run_set(name: str, settings, questions: list[dict], prompt_sizes: bool = Fal
         "first_ms_p50": percentile(first_ms, 50),
         "first_ms_p95": percentile(first_ms, 95),
     }
-    # For calibrating assistant/abstain.py: the highest threshold that keeps at most 5% of
+    # For calibrating assistant/answer/abstain.py: the highest threshold that keeps at most 5% of
     # answerable questions abstaining, and what it would catch.
     if scores_ans:
         limit = sorted(scores_ans)[len(scores_ans) // 20]
@@ -329,9 +329,9 @@ def choose(name: str, answerable: list[dict], unanswerable: list[dict], n_ans: i
 def run_model_set(name: str, settings, questions: list[dict], generator, peer, peer_cache,
                   selection: str) -> dict:
     """Ours (the product's pipeline, ``Assistant(settings)``) and the peer, question by
-    question on the same machine load; the scores of both (``assistant.evaluate``)."""
-    from assistant.answer import Assistant
-    from assistant.evaluate import answer_figures, score_answer
+    question on the same machine load; the scores of both (``assistant.app.evaluate``)."""
+    from assistant.answer.pipeline import Assistant
+    from assistant.app.evaluate import answer_figures, score_answer
 
     # The generator the product resolved for the first set, reused: one model loaded.
     assistant = Assistant(settings, generator=generator)
@@ -385,7 +385,7 @@ def _brief(row: dict) -> str:
 
 def show_pair(r: dict) -> None:
     """One Markdown table: ours and the peer side by side."""
-    from assistant.evaluate import FIGURE_LABELS, format_figure
+    from assistant.app.evaluate import FIGURE_LABELS, format_figure
 
     ours, peer = r["ours"], r["peer"]
     print(f"\n### {r['set']} ({ours['answerable']} answerable + {ours['unanswerable']} "
@@ -408,7 +408,7 @@ def main_model(args) -> int:
     setup (``bench/peer_answers.py``) with the same file, interleaved per question."""
     from run import OUT, prepare  # bench/ is on sys.path: the CMRC/SQuAD corpora
 
-    from assistant.indexer import run_index
+    from assistant.ingest.indexer import run_index
 
     if not args.model.is_file():
         raise SystemExit(f"no model file {args.model}")
@@ -442,7 +442,7 @@ def main_model(args) -> int:
             settings = heldout_settings(name, args, data_dir, seed, left_out, **kw)
         print(selection, file=sys.stderr, flush=True)
         if generator is None:  # resolved as the product resolves it: Assistant(settings)
-            from assistant.answer import Assistant
+            from assistant.answer.pipeline import Assistant
 
             generator = Assistant(settings).generator
             if generator is None:
@@ -477,7 +477,7 @@ def _warm(generator) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from assistant.config import Settings
+    from assistant.settings import Settings
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dev", type=Path, default=ROOT.parent / "shared/eval/seeds_dev.jsonl")
@@ -514,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.model is not None:
         return main_model(args)
 
-    from assistant.indexer import run_index
+    from assistant.ingest.indexer import run_index
 
     held = json.loads(HELDOUT.read_text(encoding="utf-8"))
     args.work.mkdir(parents=True, exist_ok=True)

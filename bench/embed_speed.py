@@ -5,9 +5,9 @@
 For each language it takes ``--n`` passages of about ``--chars`` characters from
 ``bench/out/cmrc/corpus`` (Chinese) and ``bench/out/squad/corpus`` (English), embeds them with
 
-* ``torch``     - :class:`assistant.embeddings.Embedder` (sentence-transformers, fp32, batch 32)
-* ``onnx-fp32`` - :class:`assistant.onnx_embedder.OnnxEmbedder` without quantization
-* ``onnx-int8`` - :class:`assistant.onnx_embedder.OnnxEmbedder` (what the assistant ships)
+* ``torch``     - :class:`assistant.embed.loading.Embedder` (sentence-transformers, fp32, batch 32)
+* ``onnx-fp32`` - :class:`assistant.embed.onnx_int8.OnnxEmbedder` without quantization
+* ``onnx-int8`` - :class:`assistant.embed.onnx_int8.OnnxEmbedder` (what the assistant ships)
 
 block by block in rotating order (64 passages torch, fp32, int8; the next 64 fp32, int8, torch;
 ...) so a noisy machine hurts all alike, and prints chars/s, the speed ratio to PyTorch (summed
@@ -30,8 +30,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402
 
-from assistant.embeddings import Embedder, resolve_embedder  # noqa: E402
-from assistant.onnx_embedder import OnnxEmbedder, cache_paths  # noqa: E402
+from assistant.embed.loading import Embedder, resolve_embedder  # noqa: E402
+from assistant.embed.onnx_int8 import OnnxEmbedder, cache_paths  # noqa: E402
 
 CORPORA = {"zh": ROOT / "bench/out/cmrc/corpus", "en": ROOT / "bench/out/squad/corpus"}
 

@@ -56,7 +56,7 @@ class PeerSource:
 
 @dataclass
 class PeerAnswer:
-    """The fields ``assistant.evaluate.score_answer`` reads, as ours' Answer has them."""
+    """The fields ``assistant.app.evaluate.score_answer`` reads, as ours' Answer has them."""
 
     question: str
     answer: str = ""

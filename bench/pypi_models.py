@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.pull import sha256_file as sha256_of  # noqa: E402  (one checksum helper)
+from assistant.hub.pull import sha256_file as sha256_of  # noqa: E402  (one checksum helper)
 
 
 @dataclass(frozen=True)

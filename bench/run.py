@@ -110,8 +110,8 @@ def bench_retrieval(sets, shared: Path) -> list[str]:
 
 def bench_latency(sets) -> list[str]:
     sys.path.insert(0, str(ROOT))
-    from assistant.config import Settings
-    from assistant.search import Searcher
+    from assistant.retrieve.search import Searcher
+    from assistant.settings import Settings
 
     corpus, qfile = sets["cmrc"]
     settings = Settings(corpus=corpus, index=OUT / "idx-cmrc")

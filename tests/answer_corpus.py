@@ -6,7 +6,7 @@ from pathlib import Path
 
 from conftest import MINILM
 
-from assistant.config import Settings
+from assistant.settings import Settings
 
 DOCS = {
     "frameworks.md": (
@@ -45,7 +45,7 @@ def settings_for(corpus: Path, index: Path, **kw) -> Settings:
 
 def build(root: Path) -> tuple[Path, Path]:
     """Write the corpus under ``root`` and index it: (corpus, index)."""
-    from assistant.indexer import run_index
+    from assistant.ingest.indexer import run_index
 
     corpus = root / "corpus"
     corpus.mkdir()

@@ -1,4 +1,4 @@
-"""One chat turn (assistant/answer.py) on a small corpus the fixture writes and indexes
+"""One chat turn (assistant/answer/pipeline.py) on a small corpus the fixture writes and indexes
 with the real MiniLM: event order, citations, abstaining, condensing, bad input, errors,
 the prompt, and the real llama.cpp path on a tiny GGUF."""
 
@@ -14,7 +14,7 @@ import pytest
 from answer_corpus import settings_for
 from tiny_gguf import build_corrupt_gguf
 
-from assistant.abstain import (
+from assistant.answer.abstain import (
     NUMBER_MISSING,
     SUBJECT_MISSING,
     SUBJECT_UNKNOWN,
@@ -29,7 +29,7 @@ from assistant.abstain import (
     topic_word,
     window_coverage,
 )
-from assistant.answer import (
+from assistant.answer.pipeline import (
     ABSTAIN_TEXT,
     MAX_QUESTION_CHARS,
     NO_CITATION_NOTICE,
@@ -40,10 +40,7 @@ from assistant.answer import (
     condense_by_rule,
     normalise_history,
 )
-from assistant.config import Settings
-from assistant.errors import AssistantError
-from assistant.lexical import query_tokens
-from assistant.prompt import (
+from assistant.answer.prompt import (
     SYSTEM,
     answer_messages,
     cl100k_counter,
@@ -52,6 +49,9 @@ from assistant.prompt import (
     pack,
     render_source,
 )
+from assistant.errors import AssistantError
+from assistant.settings import Settings
+from assistant.text.tokens import query_tokens
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +61,7 @@ def settings(answer_index) -> Settings:
 
 @pytest.fixture(scope="session")
 def searcher(settings):
-    from assistant.search import Searcher
+    from assistant.retrieve.search import Searcher
 
     return Searcher(settings)
 
@@ -233,7 +233,7 @@ def test_a_passage_cannot_close_its_tag_or_give_orders():
 
 
 def test_pack_respects_the_budget_and_cuts_only_the_first_passage():
-    from assistant.search import Hit
+    from assistant.retrieve.search import Hit
 
     count = cl100k_counter()
     long = Hit(1, "a.md", "A", "", "第一句话。" * 200, 1, 40, None, 1.0)
@@ -414,7 +414,7 @@ def test_tiny_gguf_end_to_end(settings, searcher, tiny_path):
 
 
 def test_tiny_gguf_context_overflow_is_a_clear_answer(settings, searcher, tiny_path):
-    from assistant.generation.local import LlamaCppGenerator
+    from assistant.generate.local import LlamaCppGenerator
 
     gen = LlamaCppGenerator(tiny_path, n_ctx=256, threads=1)
     s = settings.model_copy(update={"context_tokens": 4000, "max_answer_tokens": 16})

@@ -207,7 +207,7 @@ def test_chat_page_routes_are_left_to_gradio(url, web_service):
     # them would never be reached.
     from fastapi.routing import APIRoute
 
-    from assistant.server import create_app
+    from assistant.app.server import create_app
 
     app = create_app(web_service.settings, service=web_service, warm=False)
     routes = [r for r in app.router.routes if isinstance(r, APIRoute)]
@@ -302,7 +302,7 @@ def test_source_page_escapes_markup(url):
 def test_source_cards_escape_document_markup(web_service):
     from webfixtures import XSS_IMG, XSS_SCRIPT
 
-    from assistant import web
+    from assistant.app import web
 
     answer = web_service.ask("zyzzyva password")
     assert any(s.doc == "evil.md" for s in answer.sources)
@@ -351,7 +351,7 @@ def test_bad_uploads_are_refused(url, web_index, name, status):
 
 
 def test_too_big_upload_is_refused(url, web_index):
-    from assistant.indexer import max_file_bytes
+    from assistant.ingest.indexer import max_file_bytes
 
     # Refused at the door: the indexer would skip it as too large anyway.
     r = _upload(url, "big.md", b"a" * (max_file_bytes() + 1))
@@ -400,7 +400,7 @@ def test_reindex_endpoint(url, web_service):
 def test_auth_guards_every_route(web_service):
     from webfixtures import RunningServer
 
-    from assistant.server import Service, create_app
+    from assistant.app.server import Service, create_app
 
     guarded = Service(web_service.settings, lambda _: web_service.assistant,
                       auth=("ann", "s3cret"))

@@ -10,7 +10,7 @@ import pytest
 from conftest import MINILM
 from tiny_gguf import build_corrupt_gguf
 
-from assistant.cli import main
+from assistant.app.cli import main
 
 SOURCE_KEYS = {"n", "doc", "title", "heading", "lines", "text"}
 TIMING_KEYS = {"retrieve_ms", "prompt_tokens", "first_token_ms", "total_ms", "tokens_per_s"}
@@ -172,7 +172,7 @@ def test_ask_with_a_server_that_is_down_explains(args, capsys):
 
 
 def test_a_source_is_placed_by_file_and_lines():
-    from assistant.cli_ask import doc_at
+    from assistant.app.cli.ask import doc_at
 
     assert doc_at("notes.md", 14, 15) == "notes.md:14-15"
     assert doc_at("notes.md", 172, 172) == "notes.md:172"  # as the web says "line 172"
@@ -192,7 +192,7 @@ def test_a_model_answer_is_shown_again_as_cited(args, capsys, monkeypatch):
         def stream(self, messages, *, max_tokens, temperature, stop=None):
             return iter(["vLLM 由 UC Berkeley ", "开发。"])
 
-    monkeypatch.setattr("assistant.answer.resolve_generator", lambda settings: Plain())
+    monkeypatch.setattr("assistant.answer.pipeline.resolve_generator", lambda settings: Plain())
     assert main(["ask", "vLLM 是谁开发的？", *args]) == 0
     out = capsys.readouterr().out
     streamed, _, rest = out.partition("引用后的回答：")

@@ -1,4 +1,4 @@
-"""Citations decided after generation (assistant/attribution.py).
+"""Citations decided after generation (assistant/answer/attribution.py).
 
 The answers are real ones of Qwen2.5-Coder-1.5B-Instruct Q4_K_M at temperature 0 over the
 default corpus, CMRC 2018 and SQuAD (the sources shortened to the lines that matter), so
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from assistant.attribution import attribute, support_matrix, unsupported_claims
+from assistant.answer.attribution import attribute, support_matrix, unsupported_claims
 
 # Sources as the prompt numbered them for "vLLM 是哪个机构开发的推理框架？" and
 # "Text Generation Inference (TGI) 是哪家推出的？" (default corpus).

@@ -42,7 +42,7 @@ class PacedAssistant:
 def url(web_service):
     from webfixtures import RunningServer
 
-    from assistant.server import Service, create_app
+    from assistant.app.server import Service, create_app
 
     service = Service(web_service.settings, lambda _: PacedAssistant(web_service.assistant))
     with RunningServer(create_app(web_service.settings, service=service)) as server:

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from default_corpus import CORPUS, DEFAULT_FILES, WORD
 
-from assistant import chunking, notices
-from assistant.chunking import Chunk, chunk_document, make_token_counter, split_sentences
-from assistant.documents import Block, Document, decode_text, load_document
+from assistant import notices
+from assistant.ingest import chunking
+from assistant.ingest.chunking import Chunk, chunk_document, make_token_counter, split_sentences
+from assistant.ingest.loaders import Block, Document, decode_text, load_document
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from assistant.citations import Citations, parse_citations
+from assistant.answer.citations import Citations, parse_citations
 
 
 def check(answer: str, n: int, text: str, cited: list[int], dropped: list[str] | None = None):

@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import MINILM
 
-from assistant.cli import main
+from assistant.app.cli import main
 
 DOCS = {
     "frameworks.md": "# 推理框架\n\n## vLLM\n\nvLLM 是 UC Berkeley 开发的推理框架。\n\n"
@@ -92,7 +92,7 @@ def test_missing_index_for_search_is_built_first(tmp_path, capsys):
 
 
 def test_every_command_describes_itself_in_its_help():
-    from assistant.cli import build_parser
+    from assistant.app.cli import build_parser
 
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     for name, command in sub.choices.items():

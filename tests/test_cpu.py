@@ -1,4 +1,4 @@
-"""assistant/cpu.py: build flags chosen from made-up /proc/cpuinfo text, and builds
+"""assistant/generate/cpu.py: build flags chosen from made-up /proc/cpuinfo text, and builds
 (llama_print_system_info() strings) checked against CPUs. No build needed, except the
 last test, which checks the installed one."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import cpu
+from assistant.generate import cpu
 
 CPU_PY = Path(cpu.__file__)
 

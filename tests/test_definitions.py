@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from assistant import definitions
-from assistant.config import Settings
-from assistant.indexer import run_index
-from assistant.search import Searcher
+from assistant.ingest.indexer import run_index
+from assistant.retrieve import definitions
+from assistant.retrieve.search import Searcher
+from assistant.settings import Settings
 
 
 @pytest.mark.parametrize(

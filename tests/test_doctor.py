@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 from conftest import MINILM
 
-from assistant import cli, cpu, doctor, hub, store
-from assistant.config import Settings
+from assistant import store
+from assistant.app import cli, doctor
+from assistant.generate import cpu
+from assistant.hub import files as hub
+from assistant.settings import Settings
 
 DOCS = {
     "向量数据库.md": "# 向量数据库\n\nFAISS 是 Meta 开发的向量检索库，用于相似度搜索。\n\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from default_corpus import CORPUS, DEFAULT_FILES, WORD
 
-from assistant.documents import (
+from assistant.ingest.loaders import (
     SUPPORTED_SUFFIXES,
     Block,
     Document,

@@ -1,4 +1,4 @@
-"""`assistant eval QUESTIONS --answers`: the answer figures (assistant/evaluate.py), which
+"""`assistant eval QUESTIONS --answers`: the answer figures (assistant/app/evaluate.py), which
 bench/answers.py reports too, on synthetic answers and through the CLI (extractive answers
 and the tiny random GGUF; no real model here)."""
 
@@ -10,8 +10,8 @@ from types import SimpleNamespace as NS
 import pytest
 from conftest import MINILM
 
-from assistant.cli import main
-from assistant.evaluate import (
+from assistant.app.cli import main
+from assistant.app.evaluate import (
     answer_figures,
     invented_numbers,
     numbers_in,

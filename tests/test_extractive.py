@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from assistant.citations import parse_citations
-from assistant.extractive import MAX_CHARS, extractive_answer
+from assistant.answer.citations import parse_citations
+from assistant.answer.extractive import MAX_CHARS, extractive_answer
 
 
 @dataclass
@@ -312,7 +312,7 @@ def test_a_passage_naming_the_topic_beats_one_that_only_shares_the_detail_word()
 
 
 def test_a_numbered_topic_is_named_with_any_separator():
-    from assistant.extractive import _off_topic
+    from assistant.answer.extractive import _off_topic
 
     hits = [Hit("Claude-3 是一个大规模的语言模型。"), Hit("GLM-4 是一个大规模的语言模型。"),
             Hit("Claude 3 Opus 于 2024 年发布。")]

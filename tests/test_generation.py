@@ -16,10 +16,10 @@ from tiny_gguf import N_CTX_TRAIN, build_corrupt_gguf, build_tiny_gguf
 
 from assistant import notices
 from assistant.errors import AssistantError
-from assistant.generation import Generator, resolve_generator
-from assistant.generation.local import DEFAULT_CONTEXT, LlamaCppGenerator, physical_cores
-from assistant.generation.remote import OpenAIHTTPGenerator, _sse_event
-from assistant.presets import PRESETS
+from assistant.generate import Generator, resolve_generator
+from assistant.generate.local import DEFAULT_CONTEXT, LlamaCppGenerator, physical_cores
+from assistant.generate.presets import PRESETS
+from assistant.generate.remote import OpenAIHTTPGenerator, _sse_event
 
 QUESTION = [
     {"role": "system", "content": "Answer from the sources and cite them."},
@@ -61,12 +61,12 @@ def empty_hf_cache(tmp_path, monkeypatch):
 
 @pytest.fixture
 def no_download(monkeypatch):
-    import assistant.pull
+    import assistant.hub.pull
 
     def fail(*a, **kw):
         raise AssertionError("resolve_generator must not download by default")
 
-    monkeypatch.setattr(assistant.pull, "fetch", fail)
+    monkeypatch.setattr(assistant.hub.pull, "fetch", fail)
 
 
 # --- the local backend -----------------------------------------------------------------
@@ -261,7 +261,7 @@ def test_preset_in_models_dir_is_loaded(tmp_path, tiny_path, no_download):
 
 
 def test_gguf_path_is_loaded_in_a_worker_process(tmp_path, tiny_path):
-    from assistant.generation.worker import ModelProcess
+    from assistant.generate.worker import ModelProcess
 
     gen = resolve_generator(_settings(tmp_path, model=str(tiny_path)))
     try:
@@ -274,7 +274,7 @@ def test_gguf_path_is_loaded_in_a_worker_process(tmp_path, tiny_path):
 
 
 def test_preset_in_the_hf_cache_is_found(tmp_path, tiny_path, empty_hf_cache, no_download):
-    from assistant.hub import find_model_file
+    from assistant.hub.files import find_model_file
 
     preset = PRESETS["gemma-2-2b-it"]
     repo = empty_hf_cache / ("models--" + preset.repo_id.replace("/", "--"))
@@ -293,7 +293,7 @@ def test_preset_in_the_hf_cache_is_found(tmp_path, tiny_path, empty_hf_cache, no
 
 
 def test_find_model_file_takes_paths(tmp_path, tiny_path):
-    from assistant.hub import find_model_file
+    from assistant.hub.files import find_model_file
 
     assert find_model_file(tiny_path, tmp_path) == tiny_path
     assert find_model_file(tiny_path.name, tiny_path.parent) == tiny_path.parent / tiny_path.name
@@ -426,7 +426,7 @@ def test_a_stream_cut_short_is_an_error():
 
 
 def test_http_token_count_uses_cl100k(monkeypatch):
-    from assistant.generation import remote
+    from assistant.generate import remote
 
     gen = OpenAIHTTPGenerator("http://server.test", model="m")
     if not os.environ.get("TIKTOKEN_CACHE_DIR"):
@@ -434,16 +434,16 @@ def test_http_token_count_uses_cl100k(monkeypatch):
     assert gen.count_tokens("hello world") == 2
     notices.reset()
     remote._cl100k.cache_clear()
-    import assistant.chunking
+    import assistant.ingest.chunking
 
-    monkeypatch.setattr(assistant.chunking, "cl100k", lambda: (None, "no file"))
+    monkeypatch.setattr(assistant.ingest.chunking, "cl100k", lambda: (None, "no file"))
     try:
         assert gen.count_tokens("一二三四五六") == 3
         (message,) = notices.active()
         assert "characters / 2" in message and "copy the file into" in message
         # Said once, whoever finds the file missing first: token counting for the index
         # adds no second notice in other words.
-        assistant.chunking.make_token_counter(fallback=len)
+        assistant.ingest.chunking.make_token_counter(fallback=len)
         assert notices.active() == [message]
     finally:
         remote._cl100k.cache_clear()

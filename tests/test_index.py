@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from assistant import store
-from assistant.config import Settings
-from assistant.indexer import run_index
-from assistant.search import Searcher
+from assistant.ingest.indexer import run_index
+from assistant.retrieve.search import Searcher
+from assistant.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -120,7 +120,7 @@ def test_bad_input_is_skipped_and_reported(tmp_path, fake_embedder, monkeypatch)
             f.write(line)
     (corpus / "vanishing.md").write_text("# gone\n\nsoon gone\n", "utf-8")
 
-    import assistant.indexer as ix
+    import assistant.ingest.indexer as ix
 
     real_load = ix.load_document
 

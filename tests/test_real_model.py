@@ -22,9 +22,9 @@ import pytest
 from llama_server import llama_server
 
 from assistant.errors import AssistantError
-from assistant.generation.local import LlamaCppGenerator
-from assistant.generation.remote import OpenAIHTTPGenerator
-from assistant.generation.worker import ModelCrashed, ModelProcess
+from assistant.generate.local import LlamaCppGenerator
+from assistant.generate.remote import OpenAIHTTPGenerator
+from assistant.generate.worker import ModelCrashed, ModelProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -160,7 +160,7 @@ def test_http_path_overflow_is_a_clear_error(gemma_server):
 def test_an_answer_through_the_pipeline_cites_only_real_sources(answer_index, gemma_path):
     from answer_corpus import settings_for
 
-    from assistant.answer import Assistant
+    from assistant.answer.pipeline import Assistant
 
     settings = settings_for(*answer_index).model_copy(
         update={"model": str(gemma_path), "threads": 2, "max_answer_tokens": 64,

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from conftest import MINILM
 
-from assistant.config import Settings
-from assistant.indexer import run_index
-from assistant.search import Searcher
-from assistant.watch import CorpusWatcher, watch_corpus
+from assistant.ingest.indexer import run_index
+from assistant.ingest.watch import CorpusWatcher, watch_corpus
+from assistant.retrieve.search import Searcher
+from assistant.settings import Settings
 
 DEADLINE = 5.0
 
@@ -183,8 +183,8 @@ def test_run_watch_cli_prints_a_line_per_run(tmp_path):
     settings = _settings(tmp_path)
     code = (
         "import sys\n"
-        "from assistant.config import Settings\n"
-        "from assistant.watch import run_watch_cli\n"
+        "from assistant.settings import Settings\n"
+        "from assistant.ingest.watch import run_watch_cli\n"
         f"s = Settings(corpus={str(settings.corpus)!r}, index={str(settings.index)!r}, "
         f"embedder={MINILM!r}, models_dir={str(settings.models_dir)!r})\n"
         "sys.exit(run_watch_cli(s))\n"

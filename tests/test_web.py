@@ -16,15 +16,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "data" / "web"))
 pytest_plugins = ["webfixtures"]
 
-from assistant import web  # noqa: E402
-from assistant.errors import AssistantError  # noqa: E402
-from assistant.server import (  # noqa: E402
+from assistant.app import web  # noqa: E402
+from assistant.app.server import (  # noqa: E402
     ReindexJob,
     Service,
     corpus_file,
     safe_upload_name,
     save_upload,
 )
+from assistant.errors import AssistantError  # noqa: E402
 
 EVIL = '<script>alert(1)</script><img src=x onerror="alert(2)">'
 
@@ -136,7 +136,7 @@ def test_sources_panel_cards():
     assert newest.count('<span class="badge">cited</span>') == 1
     assert 'href="/source/lora.md?from=3&amp;to=5#L3"' in newest
     assert 'href="/source/qlora.md?from=7&amp;to=7#L7"' in newest
-    from assistant.api import source_url
+    from assistant.app.api import source_url
 
     pdf = source_url("a b/报告.pdf", [4, 9], page=3)
     assert pdf == "/source/a%20b/%E6%8A%A5%E5%91%8A.pdf#page=3"
@@ -254,7 +254,7 @@ def test_corpus_file_stays_inside(tmp_path):
 def small_index(tmp_path):
     from webfixtures import web_settings
 
-    from assistant.indexer import run_index
+    from assistant.ingest.indexer import run_index
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -299,8 +299,8 @@ def test_an_index_kept_inside_the_corpus_is_not_a_change(tmp_path):
     inside the corpus (with its README.md) is neither indexed nor "changed"."""
     from webfixtures import FakeAssistant, web_settings
 
-    from assistant.doctor import check_index
-    from assistant.indexer import run_index
+    from assistant.app.doctor import check_index
+    from assistant.ingest.indexer import run_index
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -318,7 +318,7 @@ def test_an_index_kept_inside_the_corpus_is_not_a_change(tmp_path):
 def test_unreadable_file_is_not_pending_forever(small_index):
     from webfixtures import FakeAssistant
 
-    from assistant.indexer import run_index
+    from assistant.ingest.indexer import run_index
 
     service = Service(small_index, FakeAssistant)
     (Path(small_index.corpus) / "broken.pdf").write_bytes(b"not a pdf")
@@ -337,7 +337,7 @@ def test_unreadable_file_is_not_pending_forever(small_index):
 
 
 def test_reindex_job_queues_one_more_run(monkeypatch, tmp_path):
-    import assistant.indexer
+    import assistant.ingest.indexer
 
     calls, gate = [], threading.Event()
 
@@ -352,7 +352,7 @@ def test_reindex_job_queues_one_more_run(monkeypatch, tmp_path):
         gate.wait(5)
         return Report()
 
-    monkeypatch.setattr(assistant.indexer, "run_index", fake_run)
+    monkeypatch.setattr(assistant.ingest.indexer, "run_index", fake_run)
     job = ReindexJob(settings=None)
     assert job.start() is True
     assert job.start() is False and job.start() is False  # coalesced into one more run
@@ -363,12 +363,12 @@ def test_reindex_job_queues_one_more_run(monkeypatch, tmp_path):
 
 
 def test_reindex_job_survives_a_failure(monkeypatch):
-    import assistant.indexer
+    import assistant.ingest.indexer
 
     def boom(settings, progress=None, embedder=None):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(assistant.indexer, "run_index", boom)
+    monkeypatch.setattr(assistant.ingest.indexer, "run_index", boom)
     job = ReindexJob(settings=None)
     job.start()
     assert job.wait(10)
@@ -385,7 +385,7 @@ class Recorder:
         self.calls = []
 
     def stream(self, question, history, temperature=None, context_tokens=None):
-        from assistant.answer import Answer, Event
+        from assistant.answer.pipeline import Answer, Event
 
         self.calls.append({"temperature": temperature, "context_tokens": context_tokens})
         yield Event("done", answer=Answer(question, question, "ok"))
@@ -439,7 +439,7 @@ def test_variants_share_the_loaded_searcher_and_model(web_index):
 def test_watch_flag_reindexes_on_changes(small_index):
     from webfixtures import FakeAssistant
 
-    from assistant.cli_serve import watch_corpus
+    from assistant.app.cli.serve import watch_corpus
 
     service = Service(small_index, FakeAssistant)
     watcher = watch_corpus(service)
@@ -475,8 +475,10 @@ def test_start_embeds_nothing(web_index, monkeypatch):
     """Serving over a current index loads the models but embeds no text."""
     from webfixtures import make_assistant
 
-    from assistant import embeddings, onnx_embedder, store
-    from assistant.server import create_app
+    from assistant import store
+    from assistant.app.server import create_app
+    from assistant.embed import loading as embeddings
+    from assistant.embed import onnx_int8 as onnx_embedder
 
     embedded = []
     # Both backends: the web settings run the int8 ONNX one, a separate class.
@@ -494,7 +496,7 @@ def test_start_embeds_nothing(web_index, monkeypatch):
 
 
 def test_auth_and_host_parsing():
-    from assistant.cli_serve import is_loopback, parse_auth
+    from assistant.app.cli.serve import is_loopback, parse_auth
 
     assert parse_auth("ann:pa:ss") == ("ann", "pa:ss")
     assert parse_auth(None) is None
@@ -507,8 +509,8 @@ def test_auth_and_host_parsing():
 
 
 def test_serve_warns_when_exposed_without_auth(monkeypatch, capsys, tmp_path):
-    import assistant.cli
-    from assistant.cli import main
+    import assistant.app.cli
+    from assistant.app.cli import main
 
     class Stop(Exception):
         pass
@@ -516,7 +518,7 @@ def test_serve_warns_when_exposed_without_auth(monkeypatch, capsys, tmp_path):
     def stop(settings):
         raise Stop
 
-    monkeypatch.setattr(assistant.cli, "_ensure_index", stop)
+    monkeypatch.setattr(assistant.app.cli, "_ensure_index", stop)
     with pytest.raises(Stop):
         main(["serve", "--host", "0.0.0.0", "--port", "0", "--index", str(tmp_path)])
     assert "without --auth" in capsys.readouterr().err
@@ -532,7 +534,7 @@ def test_serve_stops_on_a_broken_model_file_before_listening(capsys, small_index
                                                               monkeypatch):
     import uvicorn
 
-    from assistant.cli import main
+    from assistant.app.cli import main
 
     def listen(self):
         raise AssertionError("serve listened with a broken model file")
@@ -598,7 +600,7 @@ def test_a_load_that_fails_then_succeeds_is_not_reported_failed(small_index):
 
 def test_the_embedder_is_not_loaded_by_asking_for_it_while_models_load(small_index):
     """`serve --watch` asks for the embedder before listening: that must not load it."""
-    from assistant.answer import Assistant
+    from assistant.answer.pipeline import Assistant
 
     service = Service(small_index, warm=False)
     assert isinstance(service.assistant, Assistant)
@@ -608,7 +610,7 @@ def test_the_embedder_is_not_loaded_by_asking_for_it_while_models_load(small_ind
 
 
 def test_serve_refuses_a_busy_port(capsys, tmp_path):
-    from assistant.cli import main
+    from assistant.app.cli import main
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -664,10 +666,10 @@ def test_serve_over_a_current_index_embeds_nothing_and_answers(web_index):
 
 
 def test_the_model_list_says_which_presets_are_not_downloaded(tmp_path, monkeypatch):
-    import assistant.hub
-    from assistant.presets import PRESETS
+    import assistant.hub.files
+    from assistant.generate.presets import PRESETS
 
-    monkeypatch.setattr(assistant.hub, "_from_hf_cache", lambda preset: None)
+    monkeypatch.setattr(assistant.hub.files, "_from_hf_cache", lambda preset: None)
     default = PRESETS["qwen2.5-1.5b-instruct"]
     (tmp_path / default.filename).write_bytes(b"GGUF")  # "on disk" is all that is asked
     labels = dict((v, k) for k, v in web._model_choices("qwen2.5-1.5b-instruct", tmp_path))

@@ -10,8 +10,8 @@ import signal
 import pytest
 
 from assistant.errors import AssistantError, ModelUnavailable
-from assistant.generation.local import LlamaCppGenerator
-from assistant.generation.worker import ModelCrashed, ModelProcess
+from assistant.generate.local import LlamaCppGenerator
+from assistant.generate.worker import ModelCrashed, ModelProcess
 
 QUESTION = [
     {"role": "system", "content": "Answer from the sources and cite them."},
@@ -101,8 +101,8 @@ def test_an_answer_whose_model_dies_quotes_the_sources_and_says_why(
         answer_index, tiny_path):
     from answer_corpus import settings_for
 
-    from assistant.answer import Assistant
-    from assistant.search import Searcher
+    from assistant.answer.pipeline import Assistant
+    from assistant.retrieve.search import Searcher
 
     settings = settings_for(*answer_index)
     proc = ModelProcess(tiny_path, n_ctx=2048, threads=1, _fault_after=0)
@@ -120,9 +120,9 @@ def test_health_and_the_status_line_say_when_the_model_process_is_down(
         answer_index, tiny_path):
     from answer_corpus import settings_for
 
-    from assistant.answer import Assistant
-    from assistant.search import Searcher
-    from assistant.server import Service
+    from assistant.answer.pipeline import Assistant
+    from assistant.app.server import Service
+    from assistant.retrieve.search import Searcher
 
     settings = settings_for(*answer_index)
     proc = ModelProcess(tiny_path, n_ctx=2048, threads=1, _fault_after=0)

@@ -4,9 +4,9 @@ Loaded as a pytest plugin by ``tests/test_api.py``, ``tests/test_web.py`` and
 ``tests/test_browser.py`` (``pytest_plugins = ["webfixtures"]``), so the index and the
 server are built once per session however many of those modules run.
 
-The server is the real app (:func:`assistant.server.create_app`) on a free 127.0.0.1
+The server is the real app (:func:`assistant.app.server.create_app`) on a free 127.0.0.1
 port, extractive backend, the packaged all-MiniLM-L6-v2 embedder. Its assistant is
-:class:`assistant.answer.Assistant` when that exists, else :class:`FakeAssistant`, which
+:class:`assistant.answer.pipeline.Assistant` when that exists, else :class:`FakeAssistant`, which
 speaks the same interface (events status, sources, token..., done) over the real
 searcher and extractive answers.
 """
@@ -83,11 +83,11 @@ def write_corpus(folder: Path) -> Path:
 
 
 class FakeAssistant:
-    """The :class:`assistant.answer.Assistant` interface over the real searcher and
+    """The :class:`assistant.answer.pipeline.Assistant` interface over the real searcher and
     extractive answers (used until the real one is importable)."""
 
     def __init__(self, settings):
-        from assistant.search import Searcher
+        from assistant.retrieve.search import Searcher
 
         self.settings = settings
         self.searcher = Searcher(settings)
@@ -95,9 +95,9 @@ class FakeAssistant:
         self.generator = None
 
     def stream(self, question: str, history: list[dict] | None = None) -> Iterator:
-        from assistant.answer import Answer, Event, Source
-        from assistant.citations import parse_citations
-        from assistant.extractive import extractive_answer
+        from assistant.answer.citations import parse_citations
+        from assistant.answer.extractive import extractive_answer
+        from assistant.answer.pipeline import Answer, Event, Source
 
         t0 = time.perf_counter()
         yield Event("status", text="searching")
@@ -139,14 +139,14 @@ def _pieces(text: str, size: int = 6) -> Iterator[str]:
 def make_assistant(settings):
     """The real Assistant when it exists, else the fake."""
     try:
-        from assistant.answer import Assistant
+        from assistant.answer.pipeline import Assistant
     except ImportError:
         return FakeAssistant(settings)
     return Assistant(settings)
 
 
 def web_settings(corpus: Path, index: Path):
-    from assistant.config import load_settings
+    from assistant.settings import load_settings
 
     return load_settings(corpus=corpus, index=index, embedder=EMBEDDER, model="extractive",
                          models_dir=index.parent / "models")
@@ -185,7 +185,7 @@ class RunningServer:
 @pytest.fixture(scope="session")
 def web_index(tmp_path_factory):
     """(settings, corpus, index) over a fresh copy of :data:`CORPUS`, indexed once."""
-    from assistant.indexer import run_index
+    from assistant.ingest.indexer import run_index
 
     root = tmp_path_factory.mktemp("web")
     corpus = write_corpus(root / "corpus")
@@ -196,7 +196,7 @@ def web_index(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def web_service(web_index):
-    from assistant.server import Service
+    from assistant.app.server import Service
 
     return Service(web_index, make_assistant)
 
@@ -204,7 +204,7 @@ def web_service(web_index):
 @pytest.fixture(scope="session")
 def web_server(web_service):
     """The running server's base URL, e.g. ``http://127.0.0.1:51234``."""
-    from assistant.server import create_app
+    from assistant.app.server import create_app
 
     app = create_app(web_service.settings, service=web_service)
     with RunningServer(app) as running:

@@ -1,0 +1,191 @@
+"""The ``assistant`` command. Thin: parse flags, call the module that does the work,
+turn :class:`AssistantError` into ``Error: ...`` and exit code 1 (with ``--json``, into
+one JSON object on stdout, ``{"error": ..., "hint": ...}``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from assistant import notices
+from assistant.errors import AssistantError
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--corpus", type=Path, help="folder of documents (default: corpus/)")
+    p.add_argument("--index", type=Path, help="index folder (default: index/)")
+    p.add_argument("--embedder", help="sentence-transformers model name or path")
+    p.add_argument("--models-dir", type=Path, dest="models_dir", help="models folder")
+
+
+def settings_from_args(args: argparse.Namespace):
+    """Settings from defaults, assistant.toml, ASSISTANT_* env and the flags given."""
+    from assistant.settings import Settings, load_settings
+
+    return load_settings(**{k: v for k, v in vars(args).items() if k in Settings.model_fields})
+
+
+def cmd_index(args) -> int:
+    from assistant.ingest.indexer import run_index
+
+    settings = settings_from_args(args)
+    if args.watch:
+        from assistant.ingest.watch import run_watch_cli
+
+        return run_watch_cli(settings)
+    report = run_index(settings)
+    if args.json:
+        print(json.dumps(report.summary(), ensure_ascii=False))
+        return 0
+    for s in report.skipped:
+        print(f"skipped {s['path']}: {s['reason']}", file=sys.stderr)
+    s = report.summary()
+    print(
+        f"indexed {settings.corpus}: {s['added']} added, {s['changed']} changed, "
+        f"{s['removed']} removed, {s['renamed']} renamed, {s['unchanged']} unchanged, "
+        f"{len(s['skipped'])} skipped; {s['chunks_embedded']} chunks embedded "
+        f"({s['chunks']} in the index) in {s['seconds']:.1f} s"
+    )
+    return 0
+
+
+def _ensure_index(settings) -> None:
+    """Build the index first when there is none, so a first search just works."""
+    from assistant import store
+
+    if not (settings.index / store.DB_NAME).exists():
+        from assistant.ingest.indexer import run_index
+
+        print(f"No index yet in {settings.index}: indexing {settings.corpus} first ...",
+              file=sys.stderr)
+        run_index(settings)
+
+
+def cmd_search(args) -> int:
+    from assistant.app.cli.ask import doc_at
+    from assistant.retrieve.search import Searcher
+
+    settings = settings_from_args(args)
+    _ensure_index(settings)
+    searcher = Searcher(settings)
+    hits = searcher.search(args.question, k=args.k, mode=args.mode)
+    if args.json:
+        print(json.dumps({"query": args.question, "hits": [h.to_json() for h in hits]},
+                         ensure_ascii=False))
+        return 0
+    if not hits:
+        print("No passage matches.")
+    elif args.mode != "lexical" and not searcher.lexical(args.question, 1):
+        # Scores rank the passages against each other: the nearest by meaning scores
+        # high even when nothing is near. Say that no passage holds these words.
+        print("No passage holds these words; the nearest by meaning:\n")
+    for n, h in enumerate(hits, 1):
+        where = doc_at(h.doc, h.line_start, h.line_end, h.page)
+        head = " > ".join(x for x in (h.title, h.heading) if x)
+        print(f"[{n}] {where}  score {h.score:.3f}\n    {head}")
+        body = h.text if len(h.text) <= 400 else h.text[:400] + " ..."
+        print("    " + body.replace("\n", "\n    ") + "\n")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from assistant.app.evaluate import run_answer_eval, run_eval
+
+    settings = settings_from_args(args)
+    if args.answers:
+        from assistant.app.cli.ask import _check_model_path
+
+        _check_model_path(args.model, settings)  # a mistyped path is an error, not extractive
+        return run_answer_eval(settings, args.questions, json_out=args.json)
+    return run_eval(settings, args.questions, json_out=args.json, mode=args.mode, k=args.k)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="assistant",
+        description="Ask your documents: cited answers over a local folder, offline.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("index", help="index the corpus (only what changed)")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--watch", action="store_true",
+                   help="keep running: re-index when files change")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="find the passages that answer a question")
+    _common(p)
+    p.add_argument("question", help="what to look for, in any words (quote it)")
+    p.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
+    p.add_argument("--mode", choices=("hybrid", "lexical", "dense"), default="hybrid")
+    p.add_argument("--json", action="store_true", help="print the passages as one JSON object")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("eval", help="score retrieval (or, with --answers, whole answers) "
+                       "on a question file (JSONL)")
+    _common(p)
+    p.add_argument("questions", type=Path)
+    p.add_argument("-k", type=int, default=10, help="passages per question (default 10)")
+    p.add_argument("--mode", choices=("hybrid", "lexical", "dense"), default="hybrid")
+    p.add_argument("--answers", action="store_true",
+                   help="answer each question as `assistant ask` does and score the answers: "
+                   "gold strings, citations, abstaining, invented numbers, speed")
+    p.add_argument("--model", help="with --answers: a preset name, a .gguf file, or "
+                   "'extractive' (default: the configured model)")
+    p.add_argument("--llm-url", dest="llm_url",
+                   help="with --answers: an OpenAI-compatible server's base URL")
+    p.add_argument("--json", action="store_true",
+                   help="one line per question with its ranked passages (with --answers: "
+                   "one JSON object, the figures and every answer)")
+    p.set_defaults(func=cmd_eval)
+
+    for extra in _extra_commands():
+        extra(sub, _common)
+    # "assistant X --help" opens with what the command list says of X, unless X has more
+    # to say (pull).
+    for action in sub._choices_actions:
+        command = sub.choices[action.dest]
+        if command.description is None and action.help:
+            command.description = action.help[0].upper() + action.help[1:] + "."
+    return parser
+
+
+def _extra_commands():
+    """Commands defined in their own modules (ask, serve, pull, models, doctor)."""
+    from assistant.app.cli import ask as cli_ask
+    from assistant.app.cli import models as cli_models
+    from assistant.app.cli import serve as cli_serve
+
+    return [cli_ask.register, cli_serve.register, cli_models.register]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    notices.quiet = False
+    try:
+        return args.func(args) or 0
+    except AssistantError as e:
+        if not _json_error(args, e.message, e.hint):
+            print(f"Error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        if not _json_error(args, "Interrupted."):
+            print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+def _json_error(args: argparse.Namespace, message: str, hint: str | None = None) -> bool:
+    """With ``--json``, print the failure as one JSON object on stdout and return True:
+    a script reading stdout expects JSON whatever happened."""
+    if not getattr(args, "json", False):
+        return False
+    print(json.dumps({"error": message, **({"hint": hint} if hint else {})},
+                     ensure_ascii=False))
+    return True

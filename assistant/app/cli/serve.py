@@ -1,0 +1,120 @@
+"""``assistant serve``: the web chat and the OpenAI-compatible API on one port."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import socket
+import sys
+import threading
+import time
+
+from assistant.errors import AssistantError
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+_T0 = time.perf_counter()  # imported while the command line is parsed: close to the start
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("serve", help="open the chat in the browser (and the HTTP API)")
+    common(p)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--auth", metavar="USER:PASS",
+                   help="require this user name and password (HTTP Basic, or a Bearer token "
+                        "for API clients)")
+    p.add_argument("--model", help="preset name, .gguf path, or 'extractive' for no model")
+    p.add_argument("--llm-url", dest="llm_url", help="OpenAI-compatible server base URL")
+    p.add_argument("--llm-model", dest="llm_model", help="model name to ask that server for")
+    p.add_argument("--watch", action="store_true",
+                   help="re-index by itself when files in the corpus change")
+    p.set_defaults(func=cmd_serve)
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """``"USER:PASS"`` -> ("USER", "PASS"); the password may itself hold colons."""
+    if value is None:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise AssistantError("--auth wants USER:PASS, both non-empty.",
+                             "For example: --auth ann:correct-horse")
+    return user, password
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOCAL_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail early, before models load, when the port is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise AssistantError(
+                f"Cannot listen on {host}:{port} ({e.strerror}).",
+                f"Another program uses it: pick another port with --port {port + 1}.",
+            ) from None
+
+
+def watch_corpus(service):
+    """Follow the corpus folder and re-index on changes (``--watch``)."""
+    from assistant.ingest.watch import CorpusWatcher
+
+    return CorpusWatcher(service.settings, on_indexed=service.index_changed,
+                         embedder=service.embedder()).start()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from assistant.app.cli import _ensure_index, settings_from_args
+
+    auth = parse_auth(args.auth)
+    settings = settings_from_args(args)
+    check_port(args.host, args.port)
+    if not is_loopback(args.host) and auth is None:
+        print(
+            f"warning: serving on {args.host} without --auth: anyone who can reach this "
+            "machine can read your documents and use the model. Add --auth USER:PASS.",
+            file=sys.stderr,
+        )
+    _ensure_index(settings)
+    from assistant.generate import check_generator
+
+    check_generator(settings)  # a broken model file stops here, not at the first question
+
+    import uvicorn
+
+    from assistant.app.server import create_app
+
+    # The models load once the server listens: the page opens meanwhile, and a question
+    # asked before the load ends waits for it.
+    app = create_app(settings, auth=auth, watcher=watch_corpus if args.watch else None,
+                     warm=False)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
+                            ws="none", timeout_graceful_shutdown=3)
+    server = uvicorn.Server(config)
+    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    if ":" in shown:
+        shown = f"[{shown}]"
+
+    def announce() -> None:
+        while not server.started and not server.should_exit:
+            time.sleep(0.05)
+        if server.started:
+            url = f"http://{shown}:{args.port}"
+            print(f"Ready in {time.perf_counter() - _T0:.1f} s: {url}  "
+                  f"(OpenAI-compatible API at {url}/v1; Ctrl+C to stop)", flush=True)
+            app.state.service.warm_in_background()
+
+    threading.Thread(target=announce, daemon=True).start()
+    server.run()
+    return 0

@@ -1,0 +1,315 @@
+"""A local GGUF model in a child process, so a crash in native code costs one answer.
+
+llama.cpp is C++: an instruction the CPU does not run (SIGILL), a segfault in a kernel or
+the kernel's OOM killer ends whatever process it runs in. Run in the server's process,
+that is the web chat, the API and every other conversation gone without a word. As Ollama
+and LM Studio do, the model runs in a worker process instead, and this class (the same
+:class:`~assistant.generate.Generator` interface as the in-process model) supervises it:
+
+- the worker loads :class:`~assistant.generate.local.LlamaCppGenerator` and streams the
+  pieces of one answer at a time over a pipe; the parent keeps only the model's
+  vocabulary (``vocab_only``: no weights, no kernels) to count tokens and apply the chat
+  template, so packing a prompt never waits for another answer's generation;
+- a worker that dies mid-answer raises :class:`ModelCrashed` for that answer (the answer
+  pipeline then quotes the sources) and is started again once in the background; a
+  second death with no answer in between leaves it stopped (:class:`ModelUnavailable`),
+  shown in ``/health`` and the status line, until the server restarts;
+- questions queue for the one worker, as they do for an in-process model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing as mp
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import AssistantError, ModelUnavailable
+from assistant.generate.local import BUSY_TIMEOUT, LlamaCppGenerator
+
+log = logging.getLogger(__name__)
+
+LOAD_TIMEOUT = 300.0  # seconds for the worker to load the model (a slow disk, a big file)
+# Seconds without a piece from a live worker before it is taken as hung and killed. The
+# first piece waits for the whole prompt to be read: 600 tokens took 120 s on a 2-core
+# machine shared with three other models (a 120 s limit killed healthy workers there).
+FIRST_PIECE_TIMEOUT = 900.0
+STALL_TIMEOUT = 300.0
+
+
+class ModelCrashed(ModelUnavailable):
+    """The model's worker process died while it answered."""
+
+
+def _worker_main(conn: Any, spec: dict, fault_after: int | None = None) -> None:
+    """The child: load the model, then answer one request at a time until told to stop.
+    ``fault_after`` (tests only) kills it with SIGILL after that many pieces, as a CPU
+    that lacks an instruction of the build would."""
+    from assistant import notices
+
+    notices.quiet = True  # the parent, which loaded the vocabulary, has said it all once
+    try:
+        gen = LlamaCppGenerator(**spec)
+    except AssistantError as e:
+        conn.send(("error", e.message, e.hint, e.status))
+        return
+    except Exception as e:  # anything else loading: reported, not a traceback on stderr
+        conn.send(("error", f"{type(e).__name__}: {e}", None, 500))
+        return
+    conn.send(("ready", gen.name, gen.context_length))
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):  # the parent went away
+            return
+        if request[0] == "close":
+            return
+        if request[0] != "stream":
+            continue  # a stale "cancel" for an answer that had finished already
+        _, messages, kwargs = request
+        try:
+            pieces = gen.stream(messages, **kwargs)
+            for sent, piece in enumerate(pieces):
+                if fault_after is not None and sent >= fault_after:
+                    os.kill(os.getpid(), signal.SIGILL)
+                if conn.poll() and conn.recv()[0] == "cancel":
+                    pieces.close()  # releases the model's lock
+                    break
+                conn.send(("piece", piece))
+            conn.send(("end",))
+        except AssistantError as e:
+            conn.send(("error", e.message, e.hint, e.status))
+        except Exception as e:
+            conn.send(("error", f"{type(e).__name__}: {e}", None, 500))
+
+
+class ModelProcess:
+    """Chat with a ``.gguf`` file through a supervised worker process.
+
+    Takes :class:`LlamaCppGenerator`'s arguments. Construction starts the worker and
+    waits until the model is loaded, so a file that cannot load fails here, as it would
+    in process.
+    """
+
+    def __init__(self, path: str | Path, n_ctx: int | None = None,
+                 threads: int | None = None, *, label: str | None = None,
+                 chat_template: str | None = None, _fault_after: int | None = None):
+        self.path = Path(path).expanduser()
+        self._fault_after = _fault_after
+        self._spec = {"path": str(self.path), "n_ctx": n_ctx, "threads": threads,
+                      "label": label, "chat_template": chat_template}
+        # The vocabulary alone, here: token counts and the chat template without weights.
+        self._vocab = LlamaCppGenerator(self.path, n_ctx, threads, label=label,
+                                        chat_template=chat_template, vocab_only=True)
+        self._lock = threading.Lock()  # one answer at a time, as with one llama.cpp context
+        self._state_lock = threading.Lock()
+        self._proc: Any = None
+        self._conn: Any = None
+        self._name = self._vocab.name
+        self._context = self._vocab.context_length
+        self.crashes = 0
+        self.last_error: str | None = None
+        self._restarted_since_answer = False
+        self._state = "starting"
+        self._start()
+
+    # -- the Generator interface ----------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def context_length(self) -> int:
+        return self._context
+
+    def count_tokens(self, text: str) -> int:
+        return self._vocab.count_tokens(text)
+
+    def prompt_tokens(self, messages: list[dict]) -> int:
+        return self._vocab.prompt_tokens(messages)
+
+    def stream(self, messages: list[dict], *, max_tokens: int, temperature: float,
+               stop: list[str] | None = None) -> Iterator[str]:
+        """Yield the reply piece by piece. Refuses up front (as the in-process model does)
+        a prompt that cannot fit, and raises :class:`ModelUnavailable` when the worker is
+        stopped for good."""
+        self._vocab.check_fits(messages, max_tokens)
+        if self._state == "failed":
+            raise self._unavailable()
+        kwargs = {"max_tokens": max_tokens, "temperature": temperature, "stop": stop}
+        return self._generate(messages, kwargs)
+
+    # -- supervision ------------------------------------------------------------------------
+    @property
+    def state(self) -> dict:
+        """For ``/health`` and the status line: ``state`` is starting, ready, restarting or
+        failed; ``crashes`` counts worker deaths since the server started."""
+        return {"state": self._state, "crashes": self.crashes, "error": self.last_error,
+                "pid": self._proc.pid if self._proc is not None else None}
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None and self._proc.is_alive() else None
+
+    def close(self) -> None:
+        """Stop the worker (also at interpreter exit: it is a daemon process)."""
+        with self._state_lock:
+            conn, proc = self._conn, self._proc
+            self._conn = self._proc = None
+        if conn is not None:
+            with contextlib.suppress(OSError, ValueError):
+                conn.send(("close",))
+            conn.close()
+        if proc is not None:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=5)
+
+    def _start(self) -> None:
+        """Start a worker and wait for its model to load; raise what loading raised."""
+        ctx = mp.get_context("spawn")  # a fork of a threaded server is not safe
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_worker_main, args=(child, self._spec, self._fault_after),
+                           name="assistant-model", daemon=True)
+        proc.start()
+        child.close()
+        if not parent.poll(LOAD_TIMEOUT):
+            proc.kill()
+            raise self._fail("the local model did not load in time "
+                             f"({LOAD_TIMEOUT:.0f} s)", "check the machine's memory and disk")
+        try:
+            message = parent.recv()
+        except (EOFError, OSError):
+            proc.join(timeout=5)
+            raise self._fail(f"the local model process stopped while loading "
+                             f"({_exit_reason(proc.exitcode)})", _crash_hint(proc.exitcode)) \
+                from None
+        if message[0] == "error":
+            proc.join(timeout=5)
+            self._state = "failed"
+            self.last_error = message[1]
+            raise AssistantError(message[1], hint=message[2], status=message[3])
+        with self._state_lock:
+            self._proc, self._conn = proc, parent
+            self._name, self._context = message[1], message[2]  # as the worker loaded it
+            self._state = "ready"
+
+    def _fail(self, message: str, hint: str) -> ModelUnavailable:
+        self._state = "failed"
+        self.last_error = message
+        return ModelUnavailable(message, hint=hint, status=503)
+
+    def _unavailable(self) -> ModelUnavailable:
+        return ModelUnavailable(
+            f"the local model is stopped: {self.last_error}",
+            hint="restart `assistant serve`; `assistant doctor` checks the model",
+            status=503,
+        )
+
+    def _generate(self, messages: list[dict], kwargs: dict) -> Iterator[str]:
+        if not self._lock.acquire(timeout=BUSY_TIMEOUT):
+            raise AssistantError("the local model is still busy with another answer",
+                                 hint="wait for it to finish and ask again", status=503)
+        finished = False
+        conn = None
+        try:
+            if self._state != "ready":  # a restart in the background: wait for it
+                self._wait_ready()
+            conn = self._conn
+            conn.send(("stream", messages, kwargs))
+            wait = FIRST_PIECE_TIMEOUT
+            while True:
+                if not conn.poll(wait):
+                    log.warning("the local model sent nothing for %.0f s: stopping it", wait)
+                    self._proc.kill()  # hung: treated as a crash below
+                wait = STALL_TIMEOUT
+                message = conn.recv()
+                if message[0] == "piece":
+                    yield message[1]
+                elif message[0] == "end":
+                    finished = True
+                    self._restarted_since_answer = False
+                    return
+                else:
+                    finished = True  # the worker is fine; the request was refused
+                    raise AssistantError(message[1], hint=message[2], status=message[3])
+        except (EOFError, OSError, BrokenPipeError):
+            finished = True
+            raise self._crashed() from None
+        finally:
+            if not finished and conn is not None:
+                # The reader stopped early: tell the worker to stop generating, and
+                # drain what it sent meanwhile so the next answer starts clean.
+                self._cancel(conn)
+            self._lock.release()
+
+    def _cancel(self, conn: Any) -> None:
+        try:
+            conn.send(("cancel",))
+            while conn.poll(STALL_TIMEOUT):
+                if conn.recv()[0] in ("end", "error"):
+                    return
+        except (EOFError, OSError):
+            pass
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + LOAD_TIMEOUT
+        while self._state in ("restarting", "starting") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self._state != "ready":
+            raise self._unavailable()
+
+    def _crashed(self) -> ModelCrashed:
+        proc = self._proc
+        if proc is not None:
+            proc.join(timeout=5)
+        code = proc.exitcode if proc is not None else None
+        self.crashes += 1
+        reason = _exit_reason(code)
+        self.last_error = f"the local model process stopped ({reason})"
+        log.warning("%s; %s", self.last_error,
+                    "not restarting it again" if self._restarted_since_answer else "restarting")
+        if self._restarted_since_answer:  # died again before answering anything
+            self._state = "failed"
+        else:
+            self._restarted_since_answer = True
+            self._state = "restarting"
+            threading.Thread(target=self._restart, name="model-restart", daemon=True).start()
+        return ModelCrashed(self.last_error, hint=_crash_hint(code), status=503)
+
+    def _restart(self) -> None:
+        try:
+            self._start()
+            log.warning("the local model process is running again (pid %s)", self.pid)
+        except AssistantError as e:
+            self._state = "failed"
+            self.last_error = e.message
+            log.warning("restarting the local model failed: %s", e.message)
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is None:
+        return "no exit code"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def _crash_hint(code: int | None) -> str:
+    if code == -signal.SIGILL:
+        return ("llama-cpp-python was built for instructions this CPU does not run: "
+                "./install.sh rebuilds it for this CPU (`assistant doctor` checks the build)")
+    if code == -signal.SIGKILL:
+        return ("it was killed (out of memory, or by hand): a smaller model or fewer "
+                "context_tokens needs less memory")
+    return "`assistant doctor` checks the model; the server log has the details"

@@ -1,0 +1,404 @@
+"""One index run: hash the corpus, embed only what is new, commit, rebuild FAISS.
+
+The run is safe to kill at any moment:
+- embeddings are committed in batches, keyed by content hash, so a killed run's work
+  is reused by the next one;
+- documents and chunks change in one final transaction, so readers (and a crash) see
+  either the old index or the new one;
+- the FAISS file is written last, atomically, tagged with the SQLite generation; a stale
+  one is detected and rebuilt from SQLite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant import notices, store
+from assistant.errors import AssistantError
+from assistant.ingest.chunking import Chunk, chunk_document, make_token_counter
+from assistant.ingest.loaders import SUPPORTED_SUFFIXES, LoadError, load_document
+from assistant.settings import Settings
+from assistant.text.tokens import LEXICAL_VERSION, tokenize
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class IndexReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    renamed: list[tuple[str, str]] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[dict] = field(default_factory=list)  # {"path", "reason"}
+    chunks_total: int = 0
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+    rebuilt: list[str] = field(default_factory=list)  # why a wider re-do happened
+
+    def summary(self) -> dict:
+        return {
+            "added": len(self.added),
+            "changed": len(self.changed),
+            "removed": len(self.removed),
+            "renamed": len(self.renamed),
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "chunks": self.chunks_total,
+            "chunks_embedded": self.chunks_embedded,
+            "seconds": round(self.seconds, 2),
+            "rebuilt": self.rebuilt,
+        }
+
+
+@dataclass
+class CorpusFile:
+    rel: str
+    path: Path
+    size: int
+    mtime: float
+    hash: str
+
+
+def max_file_bytes() -> int:
+    """Files larger than this are skipped: ``ASSISTANT_MAX_FILE_MB`` (default 10) MB."""
+    return int(float(os.environ.get("ASSISTANT_MAX_FILE_MB", "10")) * 2**20)
+
+
+def corpus_files(corpus: Path, exclude: Path | None = None) -> Iterator[tuple[str, Path]]:
+    """(relative path, path) of the supported files under ``corpus``, sorted.
+
+    Hidden files and folders are left out (``.SOURCES.md`` keeps provenance out of the
+    index), and so is ``exclude``, an index folder kept inside the corpus. The indexer and
+    the server's "N files changed" check both walk the corpus through this.
+    """
+    skip_dir = Path(exclude).resolve() if exclude else None
+    for root, dirs, files in os.walk(corpus):
+        dirs[:] = sorted(
+            d for d in dirs
+            if not d.startswith(".") and (Path(root) / d).resolve() != skip_dir
+        )
+        for name in sorted(files):
+            if name.startswith(".") or Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+                continue
+            path = Path(root) / name
+            yield path.relative_to(corpus).as_posix(), path
+
+
+def scan_corpus(
+    corpus: Path, max_bytes: int, skipped: list[dict], exclude: Path | None = None
+) -> dict[str, CorpusFile]:
+    """Supported files under ``corpus`` (see :func:`corpus_files`) by relative path, with
+    their content hash. Unreadable and oversized files go to ``skipped`` with the reason.
+    """
+    corpus = Path(corpus)
+    if not corpus.is_dir():
+        raise AssistantError(
+            f"The corpus folder {corpus} does not exist.",
+            "Create it and put documents in it, or pass --corpus DIR.",
+        )
+    found: dict[str, CorpusFile] = {}
+    for rel, path in corpus_files(corpus, exclude):
+        try:
+            st = path.stat()
+            if st.st_size > max_bytes:
+                skipped.append({
+                    "path": rel,
+                    "reason": f"larger than the {max_bytes // 2**20} MB limit "
+                    "(raise ASSISTANT_MAX_FILE_MB to index it)",
+                })
+                continue
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except FileNotFoundError:
+            skipped.append({"path": rel, "reason": "file disappeared during the run"})
+            continue
+        except OSError as e:
+            skipped.append({"path": rel, "reason": f"cannot be read ({e.strerror})"})
+            continue
+        found[rel] = CorpusFile(rel, path, st.st_size, st.st_mtime, digest)
+    return found
+
+
+def chunk_hash(chunk: Chunk) -> str:
+    return hashlib.sha1(chunk.indexed_text().encode("utf-8")).hexdigest()
+
+
+@contextlib.contextmanager
+def index_lock(index_dir: Path) -> Iterator[None]:
+    """Only one index run at a time per index folder (a second one waits)."""
+    Path(index_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(index_dir) / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _bar(total: int, desc: str):
+    from tqdm import tqdm
+
+    long_work = total >= 64 and not notices.quiet
+    return tqdm(total=total, desc=desc, unit="chunk", file=sys.stderr, disable=not long_work)
+
+
+def run_index(settings: Settings, progress: Progress | None = None, embedder=None) -> IndexReport:
+    """Bring ``settings.index`` up to date with ``settings.corpus``."""
+    from assistant.embed.loading import load_embedder
+
+    t0 = time.perf_counter()
+    report = IndexReport()
+    embedder = embedder or load_embedder(settings.embedder, settings.models_dir, settings.threads,
+                                  settings.embed_backend)
+    count_tokens, counter_name = make_token_counter(
+        fallback=embedder.count_tokens, fallback_name=f"embedder:{embedder.name}"
+    )
+    wanted_manifest = {
+        "schema_version": store.SCHEMA_VERSION,
+        "embedder": embedder.name,
+        "embedder_backend": getattr(embedder, "backend", "torch"),
+        "dim": embedder.dim,
+        "embedder_max_tokens": embedder.max_tokens,
+        "chunk_tokens": settings.chunk_tokens,
+        "chunk_overlap": 0,
+        "token_counter": counter_name,
+        "lexical": LEXICAL_VERSION,
+    }
+    with index_lock(settings.index):
+        conn = store.connect(settings.index)
+        try:
+            _run(conn, settings, embedder, count_tokens, wanted_manifest, report, progress)
+        finally:
+            conn.close()
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _reconcile_manifest(conn, old: dict, new: dict, report: IndexReport) -> bool:
+    """Drop what a settings change made stale. Returns True when every file re-chunks."""
+    if not old:
+        return False
+    if old.get("schema_version") != new["schema_version"]:
+        conn.executescript(
+            "DELETE FROM chunks; DELETE FROM documents; DELETE FROM vectors; "
+            "DELETE FROM chunks_fts;"
+        )
+        report.rebuilt.append("index format changed: rebuilt from scratch")
+        return True
+    old = {"embedder_backend": "torch", **old}  # indexes from before the ONNX backend
+    ident = ("embedder", "embedder_backend", "dim")
+    if any(old.get(k) != new[k] for k in ident):
+        conn.execute("DELETE FROM vectors")
+        was = f"{old.get('embedder')} ({old.get('embedder_backend', 'torch')})"
+        now = f"{new['embedder']} ({new['embedder_backend']})"
+        report.rebuilt.append(
+            f"embedder changed from {was} to {now}: every chunk is embedded again"
+        )
+    keys = ("chunk_tokens", "chunk_overlap", "token_counter", "embedder_max_tokens", "lexical")
+    if any(old.get(k) != new[k] for k in keys):
+        report.rebuilt.append(
+            "chunking settings changed: every document is chunked again "
+            "(unchanged chunks keep their embeddings)"
+        )
+        return True
+    return False
+
+
+def _run(conn, settings, embedder, count_tokens, manifest, report, progress) -> None:
+    old_manifest = store.manifest(conn)
+    rechunk_all = _reconcile_manifest(conn, old_manifest, manifest, report)
+    for why in report.rebuilt:
+        notices.announce(f"rebuild:{why}", why)
+
+    max_bytes = max_file_bytes()
+    on_disk = scan_corpus(settings.corpus, max_bytes, report.skipped, settings.index)
+    in_db = {
+        path: (doc_id, digest)
+        for doc_id, path, digest in conn.execute("SELECT id, path, hash FROM documents")
+    }
+
+    # Diff by path, then pair vanished paths with new paths of the same content: renames.
+    gone = {p: v for p, v in in_db.items() if p not in on_disk}
+    new = {p: f for p, f in on_disk.items() if p not in in_db}
+    by_hash = {}
+    for p, (doc_id, digest) in gone.items():
+        by_hash.setdefault(digest, []).append((p, doc_id))
+    renames: list[tuple[str, str, int]] = []
+    for p, f in list(new.items()):
+        if by_hash.get(f.hash):
+            old_path, doc_id = by_hash[f.hash].pop()
+            renames.append((old_path, p, doc_id))
+            del gone[old_path]
+            del new[p]
+    renamed = {new_path: doc_id for _, new_path, doc_id in renames}
+    changed = [p for p, f in on_disk.items() if p in in_db and in_db[p][1] != f.hash]
+    if rechunk_all:
+        changed = [p for p in on_disk if p in in_db] + list(renamed)
+    report.unchanged = len(on_disk) - len(new) - len(changed) - (
+        0 if rechunk_all else len(renames)
+    )
+
+    # Load and chunk what is new or changed; a bad file is reported and left out.
+    to_write: dict[str, tuple[CorpusFile, str, list[Chunk]]] = {}
+    embed_max = embedder.max_tokens  # chunking keeps its own margin below it
+    work = [*new, *changed]
+    for i, rel in enumerate(work):
+        f = on_disk[rel]
+        if progress:
+            progress("reading", i, len(work))
+        try:
+            doc = load_document(f.path, rel)
+            chunks = chunk_document(
+                doc, count_tokens, settings.chunk_tokens, embedder.count_tokens, embed_max
+            )
+        except LoadError as e:
+            report.skipped.append({"path": rel, "reason": str(e)})
+            continue
+        if not chunks:
+            report.skipped.append({"path": rel, "reason": "no text found"})
+            continue
+        to_write[rel] = (f, doc.title, chunks)
+
+    # Embed every chunk text not embedded before (content-addressed: no duplicates).
+    need: dict[str, str] = {}
+    for _, _, chunks in to_write.values():
+        for c in chunks:
+            need.setdefault(chunk_hash(c), c.indexed_text())
+    # Chunks already indexed but without a vector: after an embedder change, or a
+    # database restored from a copy. They are embedded again, nothing else is.
+    for digest, title, heading, text in conn.execute(
+        "SELECT c.hash, c.title, c.heading, c.text FROM chunks c "
+        "LEFT JOIN vectors v ON v.hash = c.hash WHERE v.hash IS NULL"
+    ):
+        need.setdefault(digest, Chunk("", title, heading, text, 0, 0).indexed_text())
+    have = set()
+    hashes = list(need)
+    for s in range(0, len(hashes), 500):
+        part = hashes[s : s + 500]
+        marks = ",".join("?" * len(part))
+        have.update(
+            r[0] for r in conn.execute(f"SELECT hash FROM vectors WHERE hash IN ({marks})", part)
+        )
+    missing = [h for h in hashes if h not in have]
+    _embed(conn, embedder, [(h, need[h]) for h in missing], report, progress)
+
+    # Apply every document change in one transaction.
+    now = time.time()
+    with conn:
+        for old_path, new_path, doc_id in renames:
+            f = on_disk[new_path]
+            conn.execute(
+                "UPDATE documents SET path = ?, mtime = ? WHERE id = ?", (new_path, f.mtime, doc_id)
+            )
+            report.renamed.append((old_path, new_path))
+        failed = {s["path"] for s in report.skipped}
+        for rel in [*gone, *(p for p in changed if p in failed)]:
+            if rel in in_db:
+                _delete_doc(conn, in_db[rel][0])
+                report.removed.append(rel)
+        for rel, (f, title, chunks) in to_write.items():
+            if rel in in_db:
+                _delete_doc(conn, in_db[rel][0])
+                report.changed.append(rel)
+            elif rel in renamed:  # re-chunked under its new name (moved above)
+                _delete_doc(conn, renamed[rel])
+            else:
+                report.added.append(rel)
+            _insert_doc(conn, f, title, chunks, now)
+        conn.execute("DELETE FROM vectors WHERE hash NOT IN (SELECT hash FROM chunks)")
+        touched = (report.added or report.changed or report.removed or report.renamed
+                   or report.chunks_embedded or report.rebuilt)
+        gen = store.generation(conn) + (1 if touched or not old_manifest else 0)
+        store.set_meta(conn, generation=gen, manifest=json.dumps(manifest),
+                       skipped=json.dumps(_unloadable(settings.corpus, on_disk, report.skipped),
+                                          ensure_ascii=False))
+    report.chunks_total = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    store.write_manifest_file(settings.index, {**manifest, "generation": gen})
+    ensure_faiss(conn, settings.index, embedder.dim, embedder.name)
+
+
+def _unloadable(corpus: Path, on_disk: dict[str, CorpusFile], skipped: list[dict]) -> dict:
+    """The files this run could not load, as they are now (content hash when it could be
+    read, size and mtime), so that `assistant doctor` and the server's status, which
+    compare the folder with the index, do not take them for new files."""
+    out = {}
+    for s in skipped:
+        rel, f = s["path"], on_disk.get(s["path"])
+        if f is not None:
+            out[rel] = {"hash": f.hash, "size": f.size, "mtime": f.mtime, "reason": s["reason"]}
+            continue
+        try:  # unreadable, or too big: no hash, but its size and time say if it changes
+            st = (Path(corpus) / rel).stat()
+        except OSError:
+            continue
+        out[rel] = {"hash": None, "size": st.st_size, "mtime": st.st_mtime,
+                    "reason": s["reason"]}
+    return out
+
+
+def _delete_doc(conn, doc_id: int) -> None:
+    conn.execute(
+        "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE doc_id = ?)", (doc_id,)
+    )
+    conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+    conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+
+
+def _insert_doc(conn, f: CorpusFile, title: str, chunks: list[Chunk], now: float) -> None:
+    cur = conn.execute(
+        "INSERT INTO documents(path, hash, size, mtime, title, n_chunks, indexed_at) "
+        "VALUES(?, ?, ?, ?, ?, ?, ?)",
+        (f.rel, f.hash, f.size, f.mtime, title, len(chunks), now),
+    )
+    doc_id = cur.lastrowid
+    for c in chunks:
+        cur = conn.execute(
+            "INSERT INTO chunks(doc_id, ord, title, heading, text, line_start, line_end, page, "
+            "hash) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (doc_id, c.ord, c.title, c.heading, c.text, c.line_start, c.line_end, c.page,
+             chunk_hash(c)),
+        )
+        conn.execute(
+            "INSERT INTO chunks_fts(rowid, tokens) VALUES(?, ?)",
+            (cur.lastrowid, " ".join(tokenize(c.indexed_text()))),
+        )
+
+
+def _embed(conn, embedder, items: list[tuple[str, str]], report, progress) -> None:
+    """Embed ``(hash, text)`` pairs, committing every batch so a kill loses little."""
+    if not items:
+        return
+    # Similar lengths in a batch waste less padding; sentence-transformers sorts within
+    # a call, so we hand it large calls and commit after each.
+    step = 128
+    bar = _bar(len(items), "embedding")
+    for s in range(0, len(items), step):
+        part = items[s : s + step]
+        vecs = embedder.embed_passages([t for _, t in part])
+        with conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO vectors(hash, vec) VALUES(?, ?)",
+                [(h, v.astype("float32").tobytes()) for (h, _), v in zip(part, vecs, strict=True)],
+            )
+        report.chunks_embedded += len(part)
+        bar.update(len(part))
+        if progress:
+            progress("embedding", report.chunks_embedded, len(items))
+    bar.close()
+
+
+def ensure_faiss(conn, index_dir: Path, dim: int, embedder_name: str) -> store.VectorIndex:
+    """The FAISS index, rebuilt from SQLite and saved when missing or out of step."""
+    vi, from_file = store.current_vectors(conn, index_dir, dim)
+    if not from_file:
+        vi.save(index_dir, store.generation(conn), embedder_name)
+    return vi

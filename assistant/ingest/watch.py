@@ -1,0 +1,285 @@
+"""Follow the corpus folder: re-index when a supported file is created, changed, deleted
+or renamed.
+
+Events are debounced (an editor's save is several events; a copied folder is hundreds)
+and runs never overlap: a change during a run triggers one more run after it. The index
+run itself finds what changed by content hash, so a burst of events costs one run, and a
+run after a no-op event (a ``touch``) costs a scan of the corpus and nothing more.
+Searchers pick up each committed generation by themselves.
+
+    watcher = CorpusWatcher(settings, on_indexed=print).start()
+    ...
+    watcher.stop()
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from assistant.ingest.loaders import SUPPORTED_SUFFIXES
+from assistant.settings import Settings
+
+OnIndexed = Callable[[object], None]  # receives the IndexReport
+OnError = Callable[[BaseException], None]
+
+# A stream of events that never pauses (a long copy) still gets indexed this often.
+MAX_WAIT_FACTOR = 10
+OBSERVER_STOP_S = 5.0  # longest wait for the file observer to stop
+
+
+class CorpusWatcher:
+    """Watch ``settings.corpus`` and keep ``settings.index`` following it.
+
+    ``on_indexed(report)`` is called after every run (from the watcher's thread);
+    ``on_error(exc)`` when a run fails (default: print it to stderr and keep watching).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        on_indexed: OnIndexed | None = None,
+        *,
+        debounce: float = 1.0,
+        on_error: OnError | None = None,
+        embedder=None,
+    ):
+        self.settings = settings
+        self.on_indexed = on_indexed
+        self.on_error = on_error or _print_error
+        self.debounce = max(0.0, float(debounce))
+        self.embedder = embedder
+        self.corpus = Path(settings.corpus).resolve()
+        self.index_dir = Path(settings.index).resolve()
+        self.runs = 0
+        self.running = False  # an index run is in progress (for a status line)
+        self.last_report = None
+        self.last_error: BaseException | None = None
+        self._cond = threading.Condition()
+        self._dirty = False
+        self._first_event = self._last_event = 0.0
+        self._stopping = False
+        self._observer = None
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle -------------------------------------------------------------------
+    def start(self) -> CorpusWatcher:
+        from assistant.errors import AssistantError
+
+        if not self.corpus.is_dir():
+            raise AssistantError(f"The corpus folder {self.corpus} does not exist.",
+                                 "Create it, or pass --corpus DIR.")
+        self._observer = _observer(self.corpus, _Handler(self))
+        self._thread = threading.Thread(target=self._loop, name="corpus-watcher", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop watching; a run in progress is finished first (waits up to ``timeout``)."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._observer is not None:
+            self._observer.stop()
+            # Its threads are daemons that only watch files: a stuck inotify read must not
+            # keep Ctrl-C from ending the process.
+            self._observer.join(OBSERVER_STOP_S if timeout is None else timeout)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def __enter__(self) -> CorpusWatcher:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def request(self) -> None:
+        """Ask for a run, as if a file had changed."""
+        with self._cond:
+            now = time.monotonic()
+            if not self._dirty:
+                self._first_event = now
+            self._dirty = True
+            self._last_event = now
+            self._cond.notify_all()
+
+    # -- events ------------------------------------------------------------------------
+    def relevant(self, path: str | bytes, is_directory: bool) -> bool:
+        """Does a change at ``path`` matter to the index?"""
+        if isinstance(path, bytes):
+            path = path.decode(errors="replace")
+        p = Path(path)
+        try:
+            rel = p.resolve().relative_to(self.corpus) if p.is_absolute() else p
+        except ValueError:  # outside the corpus (a move out of it: see the other side)
+            return False
+        if _inside(p, self.index_dir):
+            return False
+        if any(part.startswith(".") for part in rel.parts):
+            return False
+        # A folder moved or deleted takes its files with it; a new folder's files
+        # announce themselves.
+        return is_directory or p.suffix.lower() in SUPPORTED_SUFFIXES
+
+    # -- the worker -----------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._dirty and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                # Quiet for ``debounce`` seconds, or waited long enough in a stream.
+                while not self._stopping:
+                    now = time.monotonic()
+                    quiet_at = self._last_event + self.debounce
+                    latest = self._first_event + self.debounce * MAX_WAIT_FACTOR
+                    wait = min(quiet_at, latest) - now
+                    if wait <= 0:
+                        break
+                    self._cond.wait(wait)
+                if self._stopping:
+                    return
+                self._dirty = False
+                self.running = True
+            try:
+                self._run_once()
+            finally:
+                self.running = False
+
+    def _run_once(self) -> None:
+        from assistant.ingest.indexer import run_index
+
+        try:
+            report = run_index(self.settings, embedder=self.embedder)
+        except Exception as e:  # keep watching: the next change may fix it (a bad file)
+            self.last_error = e
+            self.on_error(e)
+            return
+        self.runs += 1
+        self.last_report = report
+        self.last_error = None
+        if self.on_indexed is not None:
+            try:
+                self.on_indexed(report)
+            except Exception as e:
+                self.on_error(e)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder)
+    except ValueError:
+        return False
+    return True
+
+
+def _print_error(e: BaseException) -> None:
+    print(f"Error while re-indexing: {e}", file=sys.stderr, flush=True)
+
+
+class _Handler:
+    """watchdog event handler: every relevant event marks the index dirty."""
+
+    def __init__(self, watcher: CorpusWatcher):
+        self.watcher = watcher
+
+    def dispatch(self, event) -> None:
+        kind = event.event_type
+        if kind not in ("created", "modified", "deleted", "moved", "closed"):
+            return  # opened, closed_no_write, attrib: nothing changed
+        if kind == "modified" and event.is_directory:
+            return  # a folder's mtime changes whenever a file in it does
+        paths = [event.src_path]
+        if kind == "moved":
+            paths.append(event.dest_path)
+        if any(self.watcher.relevant(p, event.is_directory) for p in paths):
+            self.watcher.request()
+
+
+def _observer(folder: Path, handler: _Handler):
+    """A started watchdog observer; polling when the OS watcher cannot start (e.g. the
+    inotify watch limit is reached, or a network file system)."""
+    from watchdog.observers import Observer
+    from watchdog.observers.polling import PollingObserver
+
+    from assistant import notices
+
+    try:
+        obs = Observer()
+        obs.schedule(handler, str(folder), recursive=True)
+        obs.start()
+        return obs
+    except OSError as e:
+        notices.announce(
+            "watch-polling",
+            f"the file system cannot notify changes in {folder} ({e.strerror or e}); "
+            "polling it every second instead",
+        )
+    obs = PollingObserver(timeout=1.0)
+    obs.schedule(handler, str(folder), recursive=True)
+    obs.start()
+    return obs
+
+
+def watch_corpus(
+    settings: Settings,
+    on_indexed: OnIndexed | None = None,
+    debounce: float = 1.0,
+    stop_event: threading.Event | None = None,
+) -> None:
+    """Watch until ``stop_event`` is set (or Ctrl-C), re-indexing after each change.
+
+    Blocks. No initial run: call ``run_index`` first if the index may be stale.
+    """
+    watcher = CorpusWatcher(settings, on_indexed, debounce=debounce).start()
+    stop_event = stop_event or threading.Event()
+    try:
+        while not stop_event.wait(0.5):
+            pass
+    finally:
+        watcher.stop()
+
+
+def describe(report) -> str:
+    """One line for a run: what changed and how long it took."""
+    s = report.summary()
+    parts = [f"{s[k]} {k}" for k in ("added", "changed", "removed", "renamed") if s[k]]
+    if s["skipped"]:
+        parts.append(f"{len(s['skipped'])} skipped")
+    what = ", ".join(parts) or "no change"
+    return (f"{time.strftime('%H:%M:%S')} re-indexed: {what}; {s['chunks']} chunks in the "
+            f"index ({s['chunks_embedded']} embedded) in {s['seconds']:.1f} s")
+
+
+def run_watch_cli(settings: Settings) -> int:
+    """``assistant index --watch``: index now, then follow the corpus until Ctrl-C,
+    printing a line per re-index."""
+    from assistant.ingest.indexer import run_index
+
+    known: set[tuple[str, str]] = set()
+
+    def show(r, verb: str = "re-indexed") -> None:
+        print(describe(r).replace("re-indexed", verb, 1), flush=True)
+        for s in r.skipped:  # each reason once, not again on every run
+            if (s["path"], s["reason"]) not in known:
+                known.add((s["path"], s["reason"]))
+                print(f"  skipped {s['path']}: {s['reason']}", file=sys.stderr, flush=True)
+
+    # Watch first, then index: a file saved during the first run is not missed (it
+    # triggers one more run; the index lock keeps the two apart).
+    watcher = CorpusWatcher(settings, show).start()
+    try:
+        show(run_index(settings), "indexed")
+        print(f"watching {settings.corpus} for changes (Ctrl-C to stop)", file=sys.stderr,
+              flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopped watching.", file=sys.stderr)
+    finally:
+        watcher.stop()
+    return 0

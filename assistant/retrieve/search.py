@@ -1,0 +1,313 @@
+"""Hybrid search: BM25 over Chinese-aware tokens and dense vectors, fused by score.
+
+Plain reciprocal-rank fusion lets a weak embedder outvote a strong lexical ranking
+(DESIGN.md §3: top-1 on CMRC 2018 fell from 0.65 to 0.09). Here both parts are scored
+on the same candidate set, each min-max normalised, and mixed with a weight that depends
+on how well the embedder covers the question's script (see ``dense_weight``). The
+weights were chosen on CMRC 2018, SQuAD 2.0 and the dev questions together; see
+BENCHMARKS.md.
+
+Search runs on small chunks (precise matches); each hit is then widened with its
+neighbours under the same heading into a passage of about ``passage_tokens`` tokens,
+so the model and the reader get the surrounding sentences ("small-to-big").
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from assistant import store
+from assistant.errors import AssistantError
+from assistant.retrieve import definitions
+from assistant.settings import Settings
+from assistant.text.tokens import CJK, fts_query, query_tokens
+
+QUERY_VECTORS_KEPT = 16  # questions whose embedding is kept (concurrent users)
+
+# Embedders trained on many languages; any other is treated as English-only.
+MULTILINGUAL_HINTS = ("multilingual", "bge-m3", "labse", "m3e", "text2vec", "bge-small-zh",
+                      "bge-base-zh", "bge-large-zh", "gte-multilingual", "xlm", "paraphrase-multi")
+
+
+@dataclass
+class Hit:
+    chunk_id: int
+    doc: str
+    title: str
+    heading: str
+    text: str
+    line_start: int
+    line_end: int
+    page: int | None
+    score: float
+
+    def to_json(self) -> dict:
+        out = {
+            "text": self.text,
+            "doc": self.doc,
+            "title": self.title,
+            "heading": self.heading,
+            "lines": [self.line_start, self.line_end],
+            "score": round(float(self.score), 4),
+        }
+        if self.page is not None:
+            out["page"] = self.page
+        return out
+
+
+def cjk_share(text: str) -> float:
+    letters = [c for c in text if c.isalnum()]
+    return sum(bool(CJK.match(c)) for c in letters) / max(1, len(letters))
+
+
+def dense_weight(embedder_name: str, query: str) -> float:
+    """How much the dense score counts next to BM25 (which counts 1).
+
+    An English-only embedder (the packaged MiniLM) maps Chinese text to near-noise
+    vectors (dense alone: r1 0.03 on CMRC 2018), so for Chinese questions its vote is
+    switched off; for Latin-script questions it adds what BM25 misses (paraphrases):
+    on SQuAD 2.0, weights 0.3/0.5/0.8/1.2 gave r1 0.822/0.833/0.834/0.830 and cr500
+    0.939/0.946/0.952/0.950 against BM25's 0.807/0.916 (BENCHMARKS.md).
+    A multilingual embedder could not be measured on this machine (no model hub);
+    0.6 keeps BM25 in the lead, as it is the stronger part on Chinese everywhere it
+    was measured.
+    """
+    multilingual = any(h in embedder_name.lower() for h in MULTILINGUAL_HINTS)
+    if cjk_share(query) >= 0.2 and not multilingual:
+        return 0.0
+    return 0.6 if multilingual else 0.8
+
+
+class Searcher:
+    """Searches one index folder; reloads by itself when an index run commits."""
+
+    def __init__(self, settings: Settings, embedder=None, passage_tokens: int = 250):
+        from assistant.embed.loading import load_embedder
+        from assistant.ingest.chunking import make_token_counter
+
+        self.settings = settings
+        self.db = store.ThreadLocalDB(settings.index)
+        if not (settings.index / store.DB_NAME).exists():
+            raise AssistantError(
+                f"No index in {settings.index}.",
+                f"Build it with: assistant index --corpus {settings.corpus} "
+                f"--index {settings.index}",
+            )
+        self.manifest = store.manifest(self.db.get())
+        if not self.manifest:
+            raise AssistantError(
+                f"The index in {settings.index} is empty or unfinished.",
+                "Run: assistant index",
+            )
+        self.embedder = embedder or load_embedder(
+            settings.embedder, settings.models_dir, settings.threads, settings.embed_backend
+        )
+        backend = getattr(self.embedder, "backend", "torch")
+        if (self.embedder.name, backend) != (
+            self.manifest.get("embedder"), self.manifest.get("embedder_backend", "torch")
+        ):
+            raise AssistantError(
+                f"The index was built with {self.manifest.get('embedder')} "
+                f"({self.manifest.get('embedder_backend', 'torch')}) but the embedder now is "
+                f"{self.embedder.name} ({backend}).",
+                "Run `assistant index` to re-embed, or set the embedder back.",
+            )
+        self.count_tokens, _ = make_token_counter(fallback=self.embedder.count_tokens)
+        self.passage_tokens = passage_tokens
+        self._lock = threading.Lock()
+        self._gen = -1
+        self._vectors: store.VectorIndex | None = None
+        # One question's vector serves search, the abstain check and extractive answers.
+        self._qvecs: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._qlock = threading.Lock()
+        self.refresh()
+
+    # -- index state ----------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Load the vectors of the latest committed generation. True when it changed."""
+        conn = self.db.get()
+        gen = store.generation(conn)
+        if gen == self._gen and self._vectors is not None:
+            return False
+        with self._lock:
+            if gen != self._gen or self._vectors is None:
+                # A reader never rewrites the file (an index run may be writing it): a
+                # stale file is replaced by vectors built in memory from SQLite.
+                dim = int(self.manifest["dim"])
+                self._vectors, _ = store.current_vectors(conn, self.settings.index, dim)
+                self._gen = gen
+                self.manifest = store.manifest(conn)
+        return True
+
+    # -- the two parts ------------------------------------------------------------------
+    def lexical(self, query: str, k: int) -> list[tuple[int, float]]:
+        """BM25 over jieba tokens: (chunk id, score), best first; score > 0."""
+        toks = query_tokens(query)
+        if not toks:
+            return []
+        rows = self.db.get().execute(
+            "SELECT rowid, -bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
+            "ORDER BY s DESC LIMIT ?",
+            (fts_query(toks), k),
+        ).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """The embedding of ``query``, kept for the last few questions: one answer reads it
+        three times (search, abstaining, extractive sentence choice)."""
+        with self._qlock:
+            vec = self._qvecs.get(query)
+            if vec is not None:
+                self._qvecs.move_to_end(query)
+                return vec
+        vec = self.embedder.embed_query(query)
+        with self._qlock:
+            self._qvecs[query] = vec
+            while len(self._qvecs) > QUERY_VECTORS_KEPT:
+                self._qvecs.popitem(last=False)
+        return vec
+
+    def dense(self, query: str, k: int, qvec: np.ndarray | None = None) -> list[tuple[int, float]]:
+        if self._vectors is None or len(self._vectors) == 0:
+            return []
+        qvec = self.query_vector(query) if qvec is None else qvec
+        return self._vectors.search(qvec, k)
+
+    # -- fusion ---------------------------------------------------------------------------
+    def ranked_chunks(self, query: str, k: int, mode: str = "hybrid") -> list[tuple[int, float]]:
+        """Chunk ids with fused scores, best first. ``mode``: hybrid, lexical or dense."""
+        self.refresh()
+        pool = max(50, 5 * k)
+        if mode == "lexical":
+            return self.lexical(query, k)
+        if mode == "dense":
+            return self.dense(query, k)
+        w = dense_weight(self.embedder.name, query)
+        lex = dict(self.lexical(query, pool))
+        if w == 0.0:  # no need to embed the query (the costly part under load)
+            return sorted(lex.items(), key=lambda x: -x[1])[:k] or self.dense(query, k)
+        qvec = self.query_vector(query)
+        den = dict(self.dense(query, pool, qvec))
+        cands = list(lex.keys() | den.keys())
+        # Score every candidate on both parts, so a passage found by one part alone
+        # is not ranked as if the other part had scored it zero.
+        missing = [c for c in cands if c not in den]
+        if missing and self._vectors is not None:
+            vecs = np.vstack([self._vectors.index.reconstruct(int(c)) for c in missing])
+            den.update(zip(missing, (vecs @ qvec).tolist(), strict=True))
+        lx = np.array([lex.get(c, 0.0) for c in cands])
+        dn = np.array([den[c] for c in cands])
+        lx = lx / lx.max() if lx.max() > 0 else lx
+        span = dn.max() - dn.min()
+        dn = (dn - dn.min()) / span if span > 0 else np.zeros_like(dn)
+        fused = lx + w * dn
+        order = np.argsort(-fused)[:k]
+        return [(cands[i], float(fused[i])) for i in order]
+
+    def search(self, query: str, k: int | None = None, mode: str = "hybrid",
+               expand: bool = True) -> list[Hit]:
+        """The best passages for ``query``, each widened to its neighbours.
+
+        >>> searcher.search("vLLM 是哪个机构开发的？", k=5)[0].doc  # doctest: +SKIP
+        'ai-os-notes.md'
+        """
+        query = (query or "").strip()
+        if not query:
+            return []
+        k = k or self.settings.top_k
+        ranked = self.ranked_chunks(query, k * 2 if expand else k, mode)
+        rows = store.chunk_rows(self.db.get(), [cid for cid, _ in ranked])
+        hits = []
+        for cid, score in ranked:
+            r = rows.get(cid)
+            if r is None:  # deleted by an index run between two reads
+                continue
+            hits.append(Hit(cid, r.doc, r.title, r.heading, r.text, r.line_start, r.line_end,
+                            r.page, score))
+        if mode != "dense":
+            hits = _lift_definitions(query, hits)
+        if expand:
+            hits = self._expand(hits, rows)
+        return hits[:k]
+
+    # -- small-to-big -----------------------------------------------------------------------
+    def _expand(self, hits: list[Hit], rows: dict[int, store.ChunkRow]) -> list[Hit]:
+        """Widen each hit with neighbouring chunks under the same heading.
+
+        Neighbours are added alternately after and before the hit until the passage
+        reaches ``passage_tokens``; a later hit already inside an earlier passage is
+        dropped rather than shown twice.
+        """
+        conn = self.db.get()
+        covered: set[int] = set()
+        out: list[Hit] = []
+        for h in hits:
+            if h.chunk_id in covered:
+                continue
+            r = rows[h.chunk_id]
+            sibs = conn.execute(
+                "SELECT id, ord, text, line_start, line_end FROM chunks "
+                "WHERE doc_id = ? AND heading = ? AND ord BETWEEN ? AND ? ORDER BY ord",
+                (r.doc_id, r.heading, r.ord - 4, r.ord + 4),
+            ).fetchall()
+            pos = next((i for i, s in enumerate(sibs) if s[0] == h.chunk_id), None)
+            if pos is None:  # an index run committed between two reads: keep the hit as is
+                out.append(h)
+                continue
+            lo = hi = pos
+            used = self.count_tokens(h.text)
+            grow = True
+            while grow:
+                grow = False
+                for cand in (hi + 1, lo - 1):
+                    if 0 <= cand < len(sibs) and sibs[cand][0] not in covered:
+                        if abs(sibs[cand][1] - sibs[hi if cand > hi else lo][1]) != 1:
+                            continue
+                        cost = self.count_tokens(sibs[cand][2])
+                        if used + cost > self.passage_tokens:
+                            continue
+                        used += cost
+                        lo, hi = min(lo, cand), max(hi, cand)
+                        grow = True
+            part = sibs[lo : hi + 1]
+            covered.update(s[0] for s in part)
+            out.append(Hit(h.chunk_id, h.doc, h.title, h.heading,
+                           join_chunks([s[2] for s in part]), part[0][3], part[-1][4],
+                           h.page, h.score))
+        return out
+
+
+def join_chunks(texts: list[str]) -> str:
+    """Neighbouring chunks as one passage. The chunker repeats a table's header at the
+    top of every chunk of the table; in the joined passage it is said once."""
+    header = texts[0].split("\n", 1)[0] if texts else ""
+    is_row = "|" in header or "\t" in header
+    parts = [texts[0]] if texts else []
+    for text in texts[1:]:
+        first, sep, rest = text.partition("\n")
+        parts.append(rest if is_row and sep and first == header else text)
+    return "\n".join(parts)
+
+
+DEFINITION_BOOST = 1.5  # score factor for a passage that defines what "What is X?" asks
+
+
+def _lift_definitions(query: str, hits: list[Hit]) -> list[Hit]:
+    """For a definition question, move the passages that define its term up (see
+    :mod:`assistant.retrieve.definitions`); other questions keep their order."""
+    term = definitions.subject(query)
+    if term is None:
+        return hits
+    pattern = definitions.passage_pattern(term)
+    last_heading = term.casefold()
+
+    def defines(h: Hit) -> bool:
+        heading = (h.heading or "").split(">")[-1].strip().casefold()
+        return heading == last_heading or pattern.search(h.text) is not None
+
+    lifted = [replace(h, score=h.score * DEFINITION_BOOST) if defines(h) else h for h in hits]
+    return sorted(lifted, key=lambda h: -h.score)
