@@ -26,7 +26,7 @@ from assistant.generate.local import LlamaCppGenerator
 from assistant.generate.remote import OpenAIHTTPGenerator
 from assistant.generate.worker import ModelCrashed, ModelProcess
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 # gemma-3-270m is a base model: it continues text rather than following instructions, so

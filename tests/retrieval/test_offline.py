@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "data" / "web"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data" / "web"))
 
 from conftest import MINILM
 

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "data" / "web"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data" / "web"))
 pytest_plugins = ["webfixtures"]
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-OUT = Path(__file__).resolve().parent.parent / "bench" / "out"
+OUT = Path(__file__).resolve().parents[2] / "bench" / "out"
 TOKEN_DELAY = 0.02  # seconds between tokens: a model's pace, so streaming can be seen
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "data" / "web"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data" / "web"))
 pytest_plugins = ["webfixtures"]
 
 from assistant.app import web  # noqa: E402

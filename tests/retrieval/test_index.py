@@ -17,7 +17,7 @@ from assistant.ingest.indexer import run_index
 from assistant.retrieve.search import Searcher
 from assistant.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 DOCS = {
     "vllm.md": "# 推理框架\n\n## vLLM\n\nvLLM 是 UC Berkeley 开发的推理框架。"
