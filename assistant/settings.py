@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     llm_url: str | None = Field(None, description="OpenAI-compatible server base URL")
     llm_model: str | None = Field(None, description="Model name to ask the server for")
     llm_api_key: str | None = Field(None, description="API key for the server, if any")
+    llm_context: int = Field(
+        4096, ge=512, le=1_048_576, description="Context window of the model server, tokens"
+    )
     context_tokens: int = Field(
         # 500: the evidence is in the sources for 96.0% of CMRC and 97.2% of the dev,
         # paraphrase and request questions (700: 97.5%, 98.6%), and a 1.5B model on two
@@ -77,7 +80,7 @@ class Settings(BaseSettings):
     def model_post_init(self, __context) -> None:
         # tiktoken finds a pulled cl100k_base in models/tiktoken without any env setup;
         # must happen before the first token count (the loader caches its result).
-        from assistant.hub.files import use_models_tiktoken
+        from assistant.text.counting import use_models_tiktoken
 
         use_models_tiktoken(self.models_dir)
 

@@ -116,8 +116,9 @@ def settings_for(corpus: Path, index: Path, embedder: str, seed_index: Path | No
 
 def run_set(name: str, settings, questions: list[dict], prompt_sizes: bool = False) -> dict:
     from assistant.answer.pipeline import Assistant
-    from assistant.answer.prompt import cl100k_counter, count_messages
+    from assistant.answer.prompt import count_messages
     from assistant.app.evaluate import holds_evidence, score_answer
+    from assistant.text.counting import cl100k_counter
 
     assistant = Assistant(settings, generator=None)
     assistant.ask("warm up: 模型 model")  # load the embedder, jieba and the index first

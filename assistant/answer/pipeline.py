@@ -19,7 +19,6 @@ from assistant.answer.citations import parse_citations
 from assistant.answer.extractive import extractive_answer
 from assistant.answer.prompt import (
     answer_messages,
-    cl100k_counter,
     condense_messages,
     count_messages,
     declined,
@@ -29,6 +28,7 @@ from assistant.answer.prompt import (
 from assistant.errors import AssistantError, ModelUnavailable
 from assistant.generate import Generator, resolve_generator
 from assistant.retrieve import definitions
+from assistant.text.counting import cl100k_counter
 from assistant.text.tokens import QUERY_STOPWORDS, query_tokens
 
 
@@ -61,7 +61,7 @@ class Answer:
     backend: str = "extractive"
     notice: str | None = None  # e.g. "no valid citation", "extractive: no model on disk"
     timings: dict = field(default_factory=dict)
-    # retrieve_ms, prompt_tokens, first_token_ms, total_ms, tokens_per_s
+    # retrieve_ms, prompt_tokens, first_token_ms, completion_tokens, total_ms, tokens_per_s
     error: str | None = None  # set when the turn failed; ``answer`` then explains it
     relevance: float | None = None  # the abstain signal (assistant/answer/abstain.py), if searched
 
@@ -560,6 +560,7 @@ class Assistant:
         if t_first is not None:
             spent = time.perf_counter() - t_first
             n = count("".join(pieces))
+            timings["completion_tokens"] = n
             timings["tokens_per_s"] = round(n / spent, 1) if spent > 0 and n > 1 else None
 
     def _finish(self, answer: Answer, raw: str, lang: str, notes: list[str],

@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from assistant.retrieve.search import cjk_share
@@ -73,14 +72,6 @@ MIN_PIECE_TOKENS = 60  # a passage cut shorter than this is not worth its tag
 def language(text: str) -> str:
     """"zh" when a fifth of the letters are Chinese characters, else "en"."""
     return "zh" if cjk_share(text) >= 0.2 else "en"
-
-
-@lru_cache(maxsize=1)
-def cl100k_counter() -> Counter:
-    """Tokens in cl100k_base (a rough count when tiktoken's file is missing, announced)."""
-    from assistant.ingest.chunking import make_token_counter
-
-    return make_token_counter()[0]
 
 
 @dataclass

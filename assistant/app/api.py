@@ -266,34 +266,28 @@ def install(app: FastAPI, service: Service) -> None:
 
     @app.post("/api/documents")
     async def upload(request: Request) -> JSONResponse:
-        from assistant.app.server import check_upload_size
+        from starlette.concurrency import run_in_threadpool
+
+        from assistant.app.uploads import MAX_FILES, Upload
         from assistant.ingest.indexer import max_file_bytes
 
-        each = max_file_bytes()  # what the indexer takes
-        limit = 50 * each  # 50 files at most, each checked below
+        limit = MAX_FILES * max_file_bytes()  # each file is checked by add_documents
         if int(request.headers.get("content-length") or 0) > limit:
             return error_response(f"Too much at once: upload at most {limit / 2**20:g} MB.", 413)
-        form = await request.form(max_files=50)
-        saved, refused = [], []
-        for _, item in form.multi_items():
-            if not hasattr(item, "filename"):
-                continue
-            try:
-                check_upload_size(item.filename or "", item.size or 0, each)  # before reading
-                data = await item.read()
-                path = service.save_upload(item.filename or "", data)
-                saved.append(path.name)
-            except AssistantError as e:
-                refused.append({"name": item.filename, "error": str(e), "status": e.status})
-        if not saved and refused:
+        form = await request.form(max_files=MAX_FILES)
+        items = [Upload(f.filename or "", f.size or 0, f.file.read)
+                 for _, f in form.multi_items() if hasattr(f, "filename")]
+        result = await run_in_threadpool(service.add_documents, items)
+        refused = [r.to_json() for r in result.refused]
+        if not result.saved and refused:
             status = refused[0]["status"]
             return JSONResponse(
                 {**error_body("; ".join(r["error"] for r in refused), status),
                  "refused": refused}, status_code=status)
         # The same shape as POST /api/reindex: "reindex" is the job's state everywhere.
-        started = service.start_reindex() if saved else False
-        return JSONResponse({"saved": saved, "refused": refused, "started": started,
-                             "queued": bool(saved) and not started,
+        return JSONResponse({"saved": [p.name for p in result.saved], "refused": refused,
+                             "started": result.started,
+                             "queued": bool(result.saved) and not result.started,
                              "reindex": service.reindex.state.to_json()})
 
     @app.get("/source/{rel:path}")
@@ -366,7 +360,7 @@ def answer_fields(answer) -> dict:
 def _usage(answer) -> dict | None:
     t = answer.timings or {}
     prompt = int(t.get("prompt_tokens") or 0)
-    completion = int(t.get("completion_tokens") or t.get("answer_tokens") or 0)
+    completion = int(t.get("completion_tokens") or 0)
     return {"prompt_tokens": prompt, "completion_tokens": completion,
             "total_tokens": prompt + completion}
 
@@ -428,6 +422,8 @@ td.n { text-align: right; color: var(--muted); user-select: none; width: 1%;
 td.t { white-space: pre-wrap; word-break: break-word; }
 tr.hl td { background: var(--hl); }
 tr:target td { outline: none; }
+/* The cited line opens below the sticky header, with a line of context above it. */
+tr { scroll-margin-top: 4.5em; }
 """
 
 

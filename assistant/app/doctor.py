@@ -29,6 +29,7 @@ from pathlib import Path
 from assistant import notices
 from assistant.generate import cpu
 from assistant.generate.cpu import cpu_flags
+from assistant.text import counting
 
 OK, INFO, WARN, FAIL = "ok", "info", "warn", "fail"
 CPU_FLAGS = ("avx2", "avx512f", "fma", "f16c")
@@ -298,14 +299,13 @@ def check_generation(settings, probe: cpu.Probe | None = None,
 
 
 def _check_tiktoken(models_dir: Path) -> Check:
-    from assistant.hub import files as hub
     from assistant.hub.pull import sha256_file
-    from assistant.ingest.chunking import tiktoken_cache_file
+    from assistant.text.counting import tiktoken_cache_file
 
     looked_at = tiktoken_cache_file()
-    pulled = hub.tiktoken_file(models_dir)
+    pulled = counting.tiktoken_file(models_dir)
     if looked_at is not None and looked_at.is_file():
-        if sha256_file(looked_at) != hub.TIKTOKEN_SHA256:
+        if sha256_file(looked_at) != counting.TIKTOKEN_SHA256:
             return Check("models", "tiktoken", FAIL,
                          f"tiktoken's file {looked_at} is damaged (wrong sha256); tiktoken "
                          "would delete it and try to download it again",

@@ -93,7 +93,7 @@ def score(questions: list[dict], results: dict[str, list[dict]], count_tokens) -
 
 class _Cl100k:
     def __init__(self):
-        from assistant.ingest.chunking import cl100k
+        from assistant.text.counting import cl100k
 
         self.enc, reason = cl100k()  # scores are defined in cl100k tokens: no substitute
         if self.enc is None:

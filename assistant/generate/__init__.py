@@ -67,9 +67,9 @@ def resolve_generator(settings: Any, *, allow_download: bool = False) -> Generat
 
         return OpenAIHTTPGenerator(
             settings.llm_url,
-            model=getattr(settings, "llm_model", None),
-            api_key=getattr(settings, "llm_api_key", None),
-            context_length=getattr(settings, "llm_context", None) or REMOTE_CONTEXT_DEFAULT,
+            model=settings.llm_model,
+            api_key=settings.llm_api_key,
+            context_length=settings.llm_context,
         )
     name = (settings.model or "").strip()
     if name.lower() in NO_MODEL:
@@ -88,7 +88,7 @@ def resolve_generator(settings: Any, *, allow_download: bool = False) -> Generat
     return Local(
         path,
         n_ctx=wanted,
-        threads=getattr(settings, "threads", None),
+        threads=settings.cpu_threads,
         label=preset.label if preset else None,
     )
 

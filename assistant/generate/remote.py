@@ -188,7 +188,7 @@ def _unreachable(url: str, error: Exception) -> AssistantError:
 
 @lru_cache(maxsize=1)
 def _cl100k() -> Any:
-    from assistant.ingest.chunking import announce_no_cl100k, cl100k
+    from assistant.text.counting import announce_no_cl100k, cl100k
 
     encoding, reason = cl100k()  # never downloads: that is `assistant pull`'s job
     if encoding is not None:

@@ -22,9 +22,6 @@ from assistant.errors import AssistantError
 from assistant.generate.presets import Preset, get_preset
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
-TIKTOKEN_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
-TIKTOKEN_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
-TIKTOKEN_SIZE = 1_681_126
 _TRUE = {"1", "on", "yes", "true"}
 
 
@@ -63,38 +60,6 @@ def _from_hf_cache(preset: Preset) -> Path | None:
     if isinstance(cached, str) and Path(cached).is_file():
         return Path(cached)
     return None
-
-
-def tiktoken_dir(models_dir: str | Path) -> Path:
-    """Where ``assistant pull`` keeps tiktoken's files: ``models/tiktoken``."""
-    return Path(models_dir).expanduser() / "tiktoken"
-
-
-def tiktoken_file_name() -> str:
-    """The name tiktoken's cache gives cl100k_base: the sha1 of its URL."""
-    import hashlib
-
-    return hashlib.sha1(TIKTOKEN_URL.encode()).hexdigest()
-
-
-def tiktoken_file(models_dir: str | Path) -> Path:
-    """cl100k_base in ``models/tiktoken``, under the name tiktoken's cache gives it."""
-    return tiktoken_dir(models_dir) / tiktoken_file_name()
-
-
-def use_models_tiktoken(models_dir: str | Path) -> bool:
-    """Point tiktoken at ``models/tiktoken`` when it holds cl100k_base and nothing else
-    was configured (``TIKTOKEN_CACHE_DIR`` unset). True when the variable is set now.
-
-    tiktoken reads the variable each time it loads an encoding, so calling this before
-    the first ``get_encoding`` is enough.
-    """
-    if "TIKTOKEN_CACHE_DIR" in os.environ or "DATA_GYM_CACHE_DIR" in os.environ:
-        return False
-    if not tiktoken_file(models_dir).is_file():
-        return False
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(tiktoken_dir(models_dir).resolve())
-    return True
 
 
 def download_model_file(preset: Preset, models_dir: str | Path, progress: bool = True) -> Path:
@@ -317,8 +282,9 @@ def inventory(models_dir: str | Path) -> dict:
                               "where": "hf-cache"})
     with_minilm = [*embedders, {"name": FALLBACK_NAME, "path": str(packaged_minilm_path()),
                                 "size": None, "where": "packaged"}]
+    from assistant.text.counting import tiktoken_cache_file, tiktoken_file
+
     tk = tiktoken_file(models_dir)
-    from assistant.ingest.chunking import tiktoken_cache_file
 
     looked_at = tiktoken_cache_file()
     presets = []

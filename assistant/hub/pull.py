@@ -35,6 +35,7 @@ from assistant.atomic import write_json_atomic
 from assistant.errors import AssistantError
 from assistant.generate.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 from assistant.hub import files as hub
+from assistant.text import counting
 
 MANIFEST_NAME = "pull-manifest.json"
 RETRIES = 3  # extra attempts per file after a dropped connection (each resumes)
@@ -262,11 +263,14 @@ class _Bar:
     """A tqdm byte bar on stderr, drawn from the first byte on (a download that cannot
     even connect leaves no empty bar behind)."""
 
-    def __init__(self, total: int | None, desc: str, initial: int, progress: bool):
+    def __init__(self, total: int | None, desc: str, initial: int, progress: bool,
+                 on_progress: Callable[[int, int | None], None] | None = None):
         self._kw = dict(total=total, initial=initial, desc=desc, unit="B", unit_scale=True,
                         unit_divisor=1024, file=sys.stderr, disable=not progress, leave=True,
                         dynamic_ncols=True)
         self._bar = None
+        self._done = initial
+        self._on_progress = on_progress  # (bytes so far, total): a status line's bar
 
     @property
     def total(self) -> int | None:
@@ -284,6 +288,9 @@ class _Bar:
 
             self._bar = tqdm(**self._kw)
         self._bar.update(n)
+        self._done += n
+        if self._on_progress is not None:
+            self._on_progress(self._done, self.total)
 
     def __enter__(self) -> _Bar:
         return self
@@ -348,8 +355,12 @@ def _rel(path: Path, models_dir: Path) -> str:
 
 
 def pull_model(preset: Preset, models_dir: Path, *, progress: bool = True, client=None,
-               manifest: Manifest | None = None) -> PullResult:
-    """Fetch ``preset``'s GGUF into ``models_dir`` unless a verified copy is there."""
+               manifest: Manifest | None = None,
+               on_progress: Callable[[int, int | None], None] | None = None) -> PullResult:
+    """Fetch ``preset``'s GGUF into ``models_dir`` unless a verified copy is there.
+
+    ``on_progress(bytes so far, total bytes)`` hears of each block received (the
+    server's background fetch draws its progress bar from it)."""
     models_dir = Path(models_dir)
     manifest = manifest or Manifest(models_dir)
     dest = models_dir / preset.filename
@@ -378,7 +389,7 @@ def pull_model(preset: Preset, models_dir: Path, *, progress: bool = True, clien
             have = _part_size(dest)
             _check_space(models_dir, max(0, (remote.size or 0) - have), preset.filename)
             url = hub.resolve_url(preset.repo_id, preset.filename, info.commit or "main")
-            with _Bar(remote.size, preset.filename, have, progress) as bar:
+            with _Bar(remote.size, preset.filename, have, progress, on_progress) as bar:
                 got = fetch(c, url, dest, size=remote.size, sha256=remote.sha256,
                             blob_id=None if remote.sha256 else remote.blob_id,
                             headers=hub.hub_headers(), bar=bar)
@@ -536,7 +547,7 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 def tiktoken_url() -> str:
     """cl100k_base's public URL, or ``ASSISTANT_TIKTOKEN_URL`` (a mirror; tests)."""
-    return os.environ.get("ASSISTANT_TIKTOKEN_URL") or hub.TIKTOKEN_URL
+    return os.environ.get("ASSISTANT_TIKTOKEN_URL") or counting.TIKTOKEN_URL
 
 
 def pull_tiktoken(models_dir: Path, *, progress: bool = True, client=None,
@@ -544,13 +555,13 @@ def pull_tiktoken(models_dir: Path, *, progress: bool = True, client=None,
     """Fetch tiktoken's cl100k_base into ``models/tiktoken`` under its cache name."""
     models_dir = Path(models_dir)
     manifest = manifest or Manifest(models_dir)
-    dest = hub.tiktoken_file(models_dir)
+    dest = counting.tiktoken_file(models_dir)
     note = _tiktoken_note(models_dir)
     if _good_tiktoken(dest):
         if manifest.get(_rel(dest, models_dir)) is None:
-            _record_tiktoken(manifest, dest, models_dir, hub.TIKTOKEN_URL)
+            _record_tiktoken(manifest, dest, models_dir, counting.TIKTOKEN_URL)
         return PullResult("tiktoken", "cl100k_base", dest, "present", note=note)
-    from assistant.ingest.chunking import tiktoken_cache_file
+    from assistant.text.counting import tiktoken_cache_file
 
     known = tiktoken_cache_file()  # where tiktoken itself keeps it (TIKTOKEN_CACHE_DIR)
     if known is not None and known != dest and _good_tiktoken(known):
@@ -558,28 +569,29 @@ def pull_tiktoken(models_dir: Path, *, progress: bool = True, client=None,
         tmp = dest.with_name(dest.name + ".part")
         shutil.copyfile(known, tmp)
         os.replace(tmp, dest)
-        _record_tiktoken(manifest, dest, models_dir, hub.TIKTOKEN_URL)
+        _record_tiktoken(manifest, dest, models_dir, counting.TIKTOKEN_URL)
         return PullResult("tiktoken", "cl100k_base", dest, "copied", note=f"from {known}")
     _no_network_if_offline()
     url = tiktoken_url()
     have = _part_size(dest)
-    _check_space(dest.parent, hub.TIKTOKEN_SIZE - have, "cl100k_base")
-    with _maybe_client(client) as c, _Bar(hub.TIKTOKEN_SIZE, "cl100k_base", have,
+    _check_space(dest.parent, counting.TIKTOKEN_SIZE - have, "cl100k_base")
+    with _maybe_client(client) as c, _Bar(counting.TIKTOKEN_SIZE, "cl100k_base", have,
                                           progress) as bar:
-        got = fetch(c, url, dest, size=hub.TIKTOKEN_SIZE, sha256=hub.TIKTOKEN_SHA256, bar=bar)
+        got = fetch(c, url, dest, size=counting.TIKTOKEN_SIZE,
+                    sha256=counting.TIKTOKEN_SHA256, bar=bar)
     _record_tiktoken(manifest, dest, models_dir, url)
     return PullResult("tiktoken", "cl100k_base", dest, "downloaded",
                       got.size - got.resumed_from, note=note)
 
 
 def _good_tiktoken(path: Path) -> bool:
-    return (path.is_file() and path.stat().st_size == hub.TIKTOKEN_SIZE
-            and sha256_file(path) == hub.TIKTOKEN_SHA256)
+    return (path.is_file() and path.stat().st_size == counting.TIKTOKEN_SIZE
+            and sha256_file(path) == counting.TIKTOKEN_SHA256)
 
 
 def _record_tiktoken(manifest: Manifest, dest: Path, models_dir: Path, url: str) -> None:
     manifest.record(_rel(dest, models_dir), kind="tiktoken", repo=None, file="cl100k_base",
-                    revision=None, commit=None, sha256=hub.TIKTOKEN_SHA256,
+                    revision=None, commit=None, sha256=counting.TIKTOKEN_SHA256,
                     size=dest.stat().st_size, url=url)
 
 
@@ -587,10 +599,10 @@ def _tiktoken_note(models_dir: Path) -> str:
     configured = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
     if configured is None:
         return ""
-    if Path(configured).resolve() == hub.tiktoken_dir(models_dir).resolve():
+    if Path(configured).resolve() == counting.tiktoken_dir(models_dir).resolve():
         return ""
     return (f"TIKTOKEN_CACHE_DIR is {configured}, so tiktoken looks there, not here; "
-            f"unset it or set it to {hub.tiktoken_dir(models_dir)}")
+            f"unset it or set it to {counting.tiktoken_dir(models_dir)}")
 
 
 @contextlib.contextmanager
@@ -760,7 +772,7 @@ def _offline_error(missing: list[tuple[str, str]], models_dir: Path,
             lines.append(f"every file of {hub.DEFAULT_ENDPOINT}/{embedder_repo(name)} "
                          f"(git clone) -> {local_dir_for(name, models_dir)}/")
         else:
-            lines.append(f"{hub.TIKTOKEN_URL} -> {hub.tiktoken_file(models_dir)}")
+            lines.append(f"{counting.TIKTOKEN_URL} -> {counting.tiktoken_file(models_dir)}")
     return AssistantError(
         f"`assistant pull` needs a network connection ({why}); missing: "
         + ", ".join(f"{k} {n}" for k, n in missing),

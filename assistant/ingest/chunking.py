@@ -16,18 +16,11 @@ How text is cut:
 
 from __future__ import annotations
 
-import math
-import os
 import re
-import tempfile
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
-from assistant import notices
-from assistant.hub.files import tiktoken_file_name
 from assistant.ingest.loaders import Block, Document, has_text
 
 
@@ -53,87 +46,6 @@ Counter = Callable[[str], int]
 # A margin below the embedder's limit. The counts already include its special tokens and
 # passage prefix; this is the one safety margin (the indexer passes the limit as is).
 EMBED_HEADROOM = 2
-
-# ------------------------------------------------------------------ token counting
-
-def tiktoken_cache_file() -> Path | None:
-    """Where tiktoken looks for its cl100k_base file (None: caching disabled)."""
-    cache_dir = os.environ.get("TIKTOKEN_CACHE_DIR")
-    if cache_dir is None:
-        cache_dir = os.environ.get("DATA_GYM_CACHE_DIR")
-    if cache_dir is None:
-        cache_dir = str(Path(tempfile.gettempdir()) / "data-gym-cache")
-    if cache_dir == "":
-        return None
-    return Path(cache_dir) / tiktoken_file_name()
-
-
-@lru_cache(maxsize=1)
-def cl100k() -> tuple[object | None, str]:
-    """(encoding, "") or (None, reason). Failures are cached too: one attempt per run."""
-    cache = tiktoken_cache_file()
-    # tiktoken would otherwise download the file, with no timeout; fetching models is
-    # the job of `assistant pull`, never a side effect of indexing.
-    if cache is not None and not cache.is_file():
-        return None, f"no file at {cache}" if _cache_dir_set() else (
-            "not in models/tiktoken/ nor in tiktoken's cache")
-    try:
-        import tiktoken
-
-        return tiktoken.get_encoding("cl100k_base"), ""
-    except Exception as e:
-        return None, f"{type(e).__name__}: {e}"[:200]
-
-
-def announce_no_cl100k(reason: str, instead: str) -> None:
-    """Say once, whoever finds it missing first, that cl100k_base is not there, what
-    runs ``instead``, and where the file goes."""
-    # A cache folder set by the user is where tiktoken looks, and then only there.
-    folder = _cache_dir_set() or "models/tiktoken/"
-    notices.announce(
-        "tiktoken",
-        f"tiktoken's cl100k_base file could not be loaded ({reason}): {instead}. Fix: "
-        f"`assistant pull` on a connected machine fetches it; or copy the file into "
-        f"{folder} as {tiktoken_file_name()}.",
-    )
-
-
-def _cache_dir_set() -> str | None:
-    return os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
-
-
-def rough_token_count(text: str) -> int:
-    """A deliberately high estimate: one token per CJK character, one per 3 others."""
-    wide = sum(1 for ch in text if ord(ch) >= 0x2E80)
-    other = sum(1 for ch in text if ord(ch) < 0x2E80 and not ch.isspace())
-    return wide + math.ceil(other / 3)
-
-
-def make_token_counter(
-    fallback: Counter | None = None, fallback_name: str = "embedder"
-) -> tuple[Counter, str]:
-    """(count_tokens, name): cl100k_base through tiktoken, else ``fallback`` (announced)."""
-    encoding, reason = cl100k()
-    if encoding is not None:
-        encode = encoding.encode  # type: ignore[attr-defined]
-
-        def count_cl100k(text: str) -> int:
-            return len(encode(text, disallowed_special=()))
-
-        return count_cl100k, "cl100k_base"
-    kind, _, which = fallback_name.partition(":")  # e.g. "embedder:<model name>"
-    if fallback is None:
-        instead = "a rough character count"
-    elif kind == "embedder":
-        instead = "the embedder's tokenizer" + (f" ({which})" if which else "")
-    else:
-        instead = f"the {fallback_name} tokenizer"
-    announce_no_cl100k(reason, f"tokens are counted with {instead}, so chunk sizes differ "
-                               "a little")
-    if fallback is not None:
-        return fallback, fallback_name
-    return rough_token_count, "chars"
-
 
 # ------------------------------------------------------------------------ sentences
 

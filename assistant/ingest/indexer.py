@@ -24,9 +24,10 @@ from pathlib import Path
 
 from assistant import notices, store
 from assistant.errors import AssistantError
-from assistant.ingest.chunking import Chunk, chunk_document, make_token_counter
+from assistant.ingest.chunking import Chunk, chunk_document
 from assistant.ingest.loaders import SUPPORTED_SUFFIXES, LoadError, load_document
 from assistant.settings import Settings
+from assistant.text.counting import make_token_counter
 from assistant.text.tokens import LEXICAL_VERSION, tokenize
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)

@@ -87,7 +87,7 @@ class Searcher:
 
     def __init__(self, settings: Settings, embedder=None, passage_tokens: int = 250):
         from assistant.embed.loading import load_embedder
-        from assistant.ingest.chunking import make_token_counter
+        from assistant.text.counting import make_token_counter
 
         self.settings = settings
         self.db = store.ThreadLocalDB(settings.index)

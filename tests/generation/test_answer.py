@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 from answer_corpus import settings_for
+from fakes import FakeGenerator
 from tiny_gguf import build_corrupt_gguf
 
 from assistant.answer.abstain import (
@@ -43,7 +44,6 @@ from assistant.answer.pipeline import (
 from assistant.answer.prompt import (
     SYSTEM,
     answer_messages,
-    cl100k_counter,
     count_messages,
     declined,
     pack,
@@ -51,6 +51,7 @@ from assistant.answer.prompt import (
 )
 from assistant.errors import AssistantError
 from assistant.settings import Settings
+from assistant.text.counting import cl100k_counter
 from assistant.text.tokens import query_tokens
 
 
@@ -69,28 +70,6 @@ def searcher(settings):
 @pytest.fixture(scope="session")
 def extractive(settings, searcher) -> Assistant:
     return Assistant(settings, searcher=searcher, generator=None)
-
-
-class FakeGenerator:
-    """A generator that streams queued replies and records what it was asked."""
-
-    name = "fake"
-    context_length = 4096
-
-    def __init__(self, *replies: str | Exception):
-        self.replies = list(replies)
-        self.calls: list[dict] = []
-
-    def count_tokens(self, text: str) -> int:
-        return cl100k_counter()(text)
-
-    def stream(self, messages, *, max_tokens, temperature, stop=None) -> Iterator[str]:
-        self.calls.append({"messages": messages, "max_tokens": max_tokens})
-        reply = self.replies.pop(0) if self.replies else "no more replies"
-        if isinstance(reply, Exception):
-            raise reply
-        # Pieces of a few characters, as a model streams them.
-        return iter([reply[i : i + 3] for i in range(0, len(reply), 3)])
 
 
 class FailingGenerator(FakeGenerator):
@@ -141,6 +120,7 @@ def test_sources_come_before_tokens_and_cite_file_and_lines(extractive, answer_i
     t = answer.timings
     assert set(t) == {"retrieve_ms", "prompt_tokens", "first_token_ms", "total_ms",
                       "tokens_per_s"}
+    assert "completion_tokens" not in t  # quoted, no model: nothing generated
     assert 0 < t["retrieve_ms"] <= t["total_ms"] and t["first_token_ms"] <= t["total_ms"]
 
 
@@ -156,6 +136,9 @@ def test_model_answer_keeps_valid_markers_and_drops_invalid_ones(settings, searc
     assert "[9]" in answer.notice and "[7]" in answer.notice
     assert answer.backend == "fake" and answer.timings["prompt_tokens"] > 0
     assert answer.timings["first_token_ms"] is not None
+    # The model's tokens are counted (the API's usage.completion_tokens reads them).
+    assert answer.timings["completion_tokens"] == gen.count_tokens(
+        "vLLM 由 UC Berkeley 开发【1】，另见 [9] 和 [1, 7]。")
 
 
 def test_answer_without_valid_citation_says_so(settings, searcher):

@@ -7,7 +7,6 @@ import os
 import shutil
 import threading
 from pathlib import Path
-from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -20,6 +19,7 @@ from assistant.generate import Generator, resolve_generator
 from assistant.generate.local import DEFAULT_CONTEXT, LlamaCppGenerator, physical_cores
 from assistant.generate.presets import PRESETS
 from assistant.generate.remote import OpenAIHTTPGenerator, _sse_event
+from assistant.settings import Settings
 
 QUESTION = [
     {"role": "system", "content": "Answer from the sources and cite them."},
@@ -35,18 +35,17 @@ def local(tiny_path) -> LlamaCppGenerator:
     return LlamaCppGenerator(tiny_path, n_ctx=512, threads=THREADS)
 
 
-def _settings(tmp_path: Path, **kw) -> SimpleNamespace:
+def _settings(tmp_path: Path, **kw) -> Settings:
+    # Real Settings, not a namespace: a namespace once hid a read of a field that did not
+    # exist (llm_context), which silently took every server's context as 4096.
     base = dict(
-        llm_url=None,
-        llm_model=None,
-        llm_api_key=None,
         model="qwen2.5-1.5b-instruct",
         models_dir=tmp_path / "models",
         context_tokens=700,
         max_answer_tokens=320,
         threads=THREADS,
     )
-    return SimpleNamespace(**{**base, **kw})
+    return Settings(**{**base, **kw})
 
 
 @pytest.fixture
@@ -219,6 +218,11 @@ def test_llm_url_means_the_http_backend(tmp_path):
     assert isinstance(gen, OpenAIHTTPGenerator)
     assert gen.base_url == "http://127.0.0.1:9"
     assert gen.model == "m" and gen.context_length == 4096
+
+
+def test_the_servers_context_window_is_a_setting(tmp_path):
+    settings = _settings(tmp_path, llm_url="http://127.0.0.1:9/v1/", llm_context=32768)
+    assert resolve_generator(settings).context_length == 32768
 
 
 def test_missing_model_falls_back_to_extractive_once(tmp_path, empty_hf_cache, no_download, capsys):
@@ -434,16 +438,16 @@ def test_http_token_count_uses_cl100k(monkeypatch):
     assert gen.count_tokens("hello world") == 2
     notices.reset()
     remote._cl100k.cache_clear()
-    import assistant.ingest.chunking
+    from assistant.text import counting
 
-    monkeypatch.setattr(assistant.ingest.chunking, "cl100k", lambda: (None, "no file"))
+    monkeypatch.setattr(counting, "cl100k", lambda: (None, "no file"))
     try:
         assert gen.count_tokens("一二三四五六") == 3
         (message,) = notices.active()
         assert "characters / 2" in message and "copy the file into" in message
         # Said once, whoever finds the file missing first: token counting for the index
         # adds no second notice in other words.
-        assistant.ingest.chunking.make_token_counter(fallback=len)
+        counting.make_token_counter(fallback=len)
         assert notices.active() == [message]
     finally:
         remote._cl100k.cache_clear()

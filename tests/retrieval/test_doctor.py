@@ -16,8 +16,8 @@ from conftest import MINILM
 from assistant import store
 from assistant.app import cli, doctor
 from assistant.generate import cpu
-from assistant.hub import files as hub
 from assistant.settings import Settings
+from assistant.text import counting
 
 DOCS = {
     "向量数据库.md": "# 向量数据库\n\nFAISS 是 Meta 开发的向量检索库，用于相似度搜索。\n\n"
@@ -204,7 +204,7 @@ def test_tiktoken_checks(tmp_path, monkeypatch):
     check = doctor._check_tiktoken(models)
     assert check.status == "warn" and check.fix.startswith("assistant pull")
     # pulled into models/tiktoken, but tiktoken looks elsewhere
-    pulled = hub.tiktoken_file(models)
+    pulled = counting.tiktoken_file(models)
     pulled.parent.mkdir(parents=True)
     pulled.write_bytes(b"x")
     check = doctor._check_tiktoken(models)

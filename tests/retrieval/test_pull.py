@@ -19,9 +19,10 @@ from assistant.generate.presets import PRESETS, Preset
 from assistant.hub import files as hub
 from assistant.hub import pull
 from assistant.settings import Settings
+from assistant.text import counting
 
 SHARED_TIKTOKEN = Path("/work/shared/models/tiktoken") / hashlib.sha1(
-    hub.TIKTOKEN_URL.encode()).hexdigest()
+    counting.TIKTOKEN_URL.encode()).hexdigest()
 GGUF_REPO = "TestOrg/Tiny-GGUF"
 GGUF_FILE = "tiny-q4_k_m.gguf"
 EMB_REPO = "TestOrg/tiny-embedder"
@@ -108,7 +109,7 @@ def test_pull_fetches_model_embedder_and_tiktoken(env, fake_hub, capsys):
     for skipped in ("pytorch_model.bin", "onnx", "tf_model.h5", ".gitattributes"):
         assert not (emb / skipped).exists(), skipped
     tk = models / "tiktoken" / "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"
-    assert hashlib.sha256(tk.read_bytes()).hexdigest() == hub.TIKTOKEN_SHA256
+    assert hashlib.sha256(tk.read_bytes()).hexdigest() == counting.TIKTOKEN_SHA256
     assert not _no_parts(models)
     assert not list((models / "embedders").glob(".*"))  # no staging folder left
     # progress bars on stderr, one per item, each run to 100%
@@ -134,7 +135,7 @@ def test_pull_fetches_model_embedder_and_tiktoken(env, fake_hub, capsys):
     assert manifest["embedders/TestOrg--tiny-embedder/model.safetensors"]["sha256"] == (
         hashlib.sha256(EMB_FILES["model.safetensors"]).hexdigest())
     assert manifest["tiktoken/9b5ad71b2ce5302211f9c61530b329a4922fc6a4"]["sha256"] == (
-        hub.TIKTOKEN_SHA256)
+        counting.TIKTOKEN_SHA256)
 
     # A second pull finds it all on disk and downloads nothing.
     fake_hub.reset()
@@ -182,7 +183,7 @@ def test_resume_of_the_embedder_and_tiktoken(env, fake_hub):
         None, "bytes=500000-"]
     emb = local_dir_for(EMB_REPO, env)
     assert (emb / "model.safetensors").read_bytes() == EMB_FILES["model.safetensors"]
-    assert hub.tiktoken_file(env).read_bytes() == _tiktoken_bytes()
+    assert counting.tiktoken_file(env).read_bytes() == _tiktoken_bytes()
 
 
 def test_checksum_mismatch_is_rejected(env, fake_hub):
@@ -219,7 +220,7 @@ def test_tiktoken_checksum_mismatch(env, fake_hub):
     fake_hub.corrupt("cl100k_base.tiktoken")
     with pytest.raises(AssistantError, match="checksum"):
         pull.pull_tiktoken(env, progress=False)
-    assert not hub.tiktoken_file(env).exists()
+    assert not counting.tiktoken_file(env).exists()
     assert not _no_parts(env)
 
 
@@ -337,7 +338,7 @@ def test_one_failure_does_not_stop_the_rest(env, fake_hub, capsys):
     assert rc == 1
     assert "Error: the repository TestOrg/missing was not found" in err
     assert f"model {TINY.name}: fetched" in out and "tiktoken cl100k_base: fetched" in out
-    assert (env / GGUF_FILE).is_file() and hub.tiktoken_file(env).is_file()
+    assert (env / GGUF_FILE).is_file() and counting.tiktoken_file(env).is_file()
 
 
 def test_gated_repository_needs_a_token(env, fake_hub, monkeypatch, tmp_path):
@@ -368,22 +369,22 @@ def test_tiktoken_is_copied_from_tiktokens_own_cache(env, fake_hub, monkeypatch,
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no network needed for that
     result = pull.pull_tiktoken(env, progress=False)
     assert result.status == "copied" and str(SHARED_TIKTOKEN) in result.note
-    assert hub.tiktoken_file(env).read_bytes() == SHARED_TIKTOKEN.read_bytes()
+    assert counting.tiktoken_file(env).read_bytes() == SHARED_TIKTOKEN.read_bytes()
     assert fake_hub.requests == []
 
 
 def test_models_tiktoken_is_used_when_nothing_else_is_configured(env, monkeypatch):
     monkeypatch.delenv("TIKTOKEN_CACHE_DIR")
     monkeypatch.delenv("DATA_GYM_CACHE_DIR", raising=False)
-    assert not hub.use_models_tiktoken(env)  # nothing pulled yet
+    assert not counting.use_models_tiktoken(env)  # nothing pulled yet
     pull.pull_tiktoken(env, progress=False)
-    assert hub.use_models_tiktoken(env)
-    assert os.environ["TIKTOKEN_CACHE_DIR"] == str(hub.tiktoken_dir(env).resolve())
+    assert counting.use_models_tiktoken(env)
+    assert os.environ["TIKTOKEN_CACHE_DIR"] == str(counting.tiktoken_dir(env).resolve())
     import tiktoken
 
-    from assistant.ingest.chunking import tiktoken_cache_file
+    from assistant.text.counting import tiktoken_cache_file
 
-    assert tiktoken_cache_file() == hub.tiktoken_file(env).resolve()
+    assert tiktoken_cache_file() == counting.tiktoken_file(env).resolve()
     assert tiktoken.get_encoding("cl100k_base").encode("离线 offline")
 
 

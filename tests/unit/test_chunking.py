@@ -12,9 +12,10 @@ import pytest
 from default_corpus import CORPUS, DEFAULT_FILES, WORD
 
 from assistant import notices
-from assistant.ingest import chunking
-from assistant.ingest.chunking import Chunk, chunk_document, make_token_counter, split_sentences
+from assistant.ingest.chunking import Chunk, chunk_document, split_sentences
 from assistant.ingest.loaders import Block, Document, decode_text, load_document
+from assistant.text import counting
+from assistant.text.counting import make_token_counter
 
 
 @pytest.fixture(scope="module")
@@ -275,7 +276,7 @@ def test_default_corpus_line_ranges(count: Callable[[str], int], corpus) -> None
 
 
 def test_make_token_counter_uses_cl100k() -> None:
-    cache = chunking.tiktoken_cache_file()
+    cache = counting.tiktoken_cache_file()
     if cache is None or not cache.is_file():
         pytest.skip("no cl100k_base file (set TIKTOKEN_CACHE_DIR)")
     counter, name = make_token_counter()
@@ -288,7 +289,7 @@ def test_make_token_counter_falls_back_and_says_so(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))  # an empty folder
-    chunking.cl100k.cache_clear()
+    counting.cl100k.cache_clear()
     notices.reset()
     try:
         counter, name = make_token_counter(fallback=len, fallback_name="embedder")
@@ -304,5 +305,5 @@ def test_make_token_counter_falls_back_and_says_so(
         assert name == "chars" and counter("模型 quantization") >= 6
     finally:
         monkeypatch.undo()
-        chunking.cl100k.cache_clear()
+        counting.cl100k.cache_clear()
         notices.reset()
