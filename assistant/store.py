@@ -124,6 +124,12 @@ def skipped_files(conn: sqlite3.Connection) -> dict[str, dict]:
     return {p: v for p, v in data.items() if isinstance(v, dict)}
 
 
+def documents_on_record(conn: sqlite3.Connection) -> dict[str, tuple[int, float, str]]:
+    """Each indexed document's path -> (size, mtime, content hash) when it was indexed."""
+    return {r[0]: (r[1], r[2], r[3])
+            for r in conn.execute("SELECT path, size, mtime, hash FROM documents")}
+
+
 def write_manifest_file(index_dir: Path, data: dict) -> None:
     write_json_atomic(Path(index_dir) / "manifest.json", data)
 

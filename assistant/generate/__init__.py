@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from assistant import notices
 from assistant.errors import AssistantError
-from assistant.generate.presets import PRESETS, get_preset
+from assistant.hub.presets import PRESETS, get_preset
 
 NO_MODEL = ("extractive", "none", "")
 # Room in the context beyond the sources and the answer: instructions, the question
@@ -116,7 +116,8 @@ def names_a_file(model: str) -> bool:
 
 
 def _model_path(name: str, models_dir: Path, allow_download: bool) -> Path | None:
-    from assistant.hub.files import download_model_file, find_model_file
+    from assistant.hub.files import find_model_file
+    from assistant.hub.pull import download_model_file
 
     preset = get_preset(name)
     if preset is None and not names_a_file(name):

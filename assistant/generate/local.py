@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import AssistantError
-from assistant.generate.presets import PRESETS, Preset
+from assistant.hub.presets import PRESETS, Preset
 
 DEFAULT_CONTEXT = 4096
 # One answer at a time; a second waits this long (seconds) before giving up. An answer

@@ -2,8 +2,8 @@
 
 A GGUF is looked for, in order, as an explicit path, as ``models_dir/<file>``, and in
 the Hugging Face cache. Nothing here downloads or connects unless a function that says
-so is called (``assistant pull``, :func:`download_model_file`): an answer must never
-wait on a download.
+so is called (``assistant pull``, ``hub.pull.download_model_file``): an answer must
+never wait on a download.
 
 The hub is spoken to directly over HTTP (``{HF_ENDPOINT}/api/models/...`` and
 ``{HF_ENDPOINT}/{repo}/resolve/{revision}/{file}``), so that ``assistant pull`` controls
@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from assistant.errors import AssistantError
-from assistant.generate.presets import Preset, get_preset
+from assistant.hub.presets import Preset, get_preset
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _TRUE = {"1", "on", "yes", "true"}
@@ -60,28 +60,6 @@ def _from_hf_cache(preset: Preset) -> Path | None:
     if isinstance(cached, str) and Path(cached).is_file():
         return Path(cached)
     return None
-
-
-def download_model_file(preset: Preset, models_dir: str | Path, progress: bool = True) -> Path:
-    """Download ``preset``'s GGUF into ``models_dir`` and return its path.
-
-    The same resumable, checksummed transfer as ``assistant pull --model``; ``HF_ENDPOINT``,
-    ``HF_TOKEN`` and ``HF_HUB_OFFLINE`` apply. Raises AssistantError when the file cannot
-    be had.
-    """
-    from assistant.hub.pull import pull_lock, pull_model
-
-    models_dir = Path(models_dir).expanduser()
-    try:
-        with pull_lock(models_dir):
-            return pull_model(preset, models_dir, progress=progress).path
-    except AssistantError as e:
-        raise AssistantError(
-            f"could not download {preset.filename} (about {preset.download_mb} MB) from "
-            f"{preset.repo_id}: {e.message}",
-            hint=e.hint or "check the network (or HF_ENDPOINT for a mirror)",
-            status=e.status,
-        ) from e
 
 
 # ---------------------------------------------------------------------- the hub API
@@ -252,7 +230,7 @@ def inventory(models_dir: str | Path) -> dict:
     it needs. Reads the disk only: nothing connects.
     """
     from assistant.embed.loading import FALLBACK_NAME, is_model_folder, packaged_minilm_path
-    from assistant.generate.presets import DEFAULT_PRESET, PRESETS
+    from assistant.hub.presets import DEFAULT_PRESET, PRESETS
 
     models_dir = Path(models_dir).expanduser()
     ggufs: list[dict] = []

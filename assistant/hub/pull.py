@@ -33,8 +33,8 @@ from pathlib import Path
 
 from assistant.atomic import write_json_atomic
 from assistant.errors import AssistantError
-from assistant.generate.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 from assistant.hub import files as hub
+from assistant.hub.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 from assistant.text import counting
 
 MANIFEST_NAME = "pull-manifest.json"
@@ -382,7 +382,7 @@ def pull_model(preset: Preset, models_dir: Path, *, progress: bool = True, clien
         if remote is None:
             raise AssistantError(
                 f"{preset.repo_id} has no file {preset.filename}",
-                hint="the repository changed; check the preset in assistant/generate/presets.py",
+                hint="the repository changed; check the preset in assistant/hub/presets.py",
             )
         rel = _rel(dest, models_dir)
         if not _matches(dest, remote, manifest.get(rel)):
@@ -781,3 +781,23 @@ def _offline_error(missing: list[tuple[str, str]], models_dir: Path,
         + ("\n  (unset HF_HUB_OFFLINE to let pull connect)" if hub.is_offline() else ""),
         status=503,
     )
+
+
+def download_model_file(preset: Preset, models_dir: str | Path, progress: bool = True) -> Path:
+    """Download ``preset``'s GGUF into ``models_dir`` and return its path.
+
+    The same resumable, checksummed transfer as ``assistant pull --model``; ``HF_ENDPOINT``,
+    ``HF_TOKEN`` and ``HF_HUB_OFFLINE`` apply. Raises AssistantError when the file cannot
+    be had.
+    """
+    models_dir = Path(models_dir).expanduser()
+    try:
+        with pull_lock(models_dir):
+            return pull_model(preset, models_dir, progress=progress).path
+    except AssistantError as e:
+        raise AssistantError(
+            f"could not download {preset.filename} (about {preset.download_mb} MB) from "
+            f"{preset.repo_id}: {e.message}",
+            hint=e.hint or "check the network (or HF_ENDPOINT for a mirror)",
+            status=e.status,
+        ) from e

@@ -17,8 +17,8 @@ from assistant import notices
 from assistant.errors import AssistantError
 from assistant.generate import Generator, resolve_generator
 from assistant.generate.local import DEFAULT_CONTEXT, LlamaCppGenerator, physical_cores
-from assistant.generate.presets import PRESETS
 from assistant.generate.remote import OpenAIHTTPGenerator, _sse_event
+from assistant.hub.presets import PRESETS
 from assistant.settings import Settings
 
 QUESTION = [

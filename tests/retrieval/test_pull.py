@@ -15,9 +15,9 @@ from fake_hub import FakeHub
 from assistant.app import cli
 from assistant.embed.loading import local_dir_for, resolve_embedder
 from assistant.errors import AssistantError
-from assistant.generate.presets import PRESETS, Preset
 from assistant.hub import files as hub
 from assistant.hub import pull
+from assistant.hub.presets import PRESETS, Preset
 from assistant.settings import Settings
 from assistant.text import counting
 
@@ -299,7 +299,7 @@ def test_unknown_things(env, fake_hub, capsys):
 
 
 def test_download_model_file_uses_the_same_transfer(env, fake_hub):
-    path = hub.download_model_file(TINY, env, progress=False)
+    path = pull.download_model_file(TINY, env, progress=False)
     assert path == env / GGUF_FILE and path.read_bytes() == GGUF_BYTES
     assert hub.find_model_file(TINY.name, env) == path
 
@@ -307,7 +307,7 @@ def test_download_model_file_uses_the_same_transfer(env, fake_hub):
 def test_download_model_file_failure_is_a_clear_error(env, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(AssistantError) as e:
-        hub.download_model_file(TINY, env, progress=False)
+        pull.download_model_file(TINY, env, progress=False)
     assert GGUF_FILE in e.value.message and GGUF_REPO in e.value.message
     assert "HF_HUB_OFFLINE" in e.value.message
     assert "HF_ENDPOINT" in e.value.hint
