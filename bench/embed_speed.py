@@ -5,7 +5,7 @@
 For each language it takes ``--n`` passages of about ``--chars`` characters from
 ``bench/out/cmrc/corpus`` (Chinese) and ``bench/out/squad/corpus`` (English), embeds them with
 
-* ``torch``     - :class:`assistant.embed.loading.Embedder` (sentence-transformers, fp32, batch 32)
+* ``torch``     - :class:`assistant.embed.torch_st.TorchEmbedder` (fp32, batch 32)
 * ``onnx-fp32`` - :class:`assistant.embed.onnx_int8.OnnxEmbedder` without quantization
 * ``onnx-int8`` - :class:`assistant.embed.onnx_int8.OnnxEmbedder` (what the assistant ships)
 
@@ -30,8 +30,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402
 
-from assistant.embed.loading import Embedder, resolve_embedder  # noqa: E402
 from assistant.embed.onnx_int8 import OnnxEmbedder, cache_paths  # noqa: E402
+from assistant.embed.resolve import resolve_embedder  # noqa: E402
+from assistant.embed.torch_st import TorchEmbedder as Embedder  # noqa: E402
 
 CORPORA = {"zh": ROOT / "bench/out/cmrc/corpus", "en": ROOT / "bench/out/squad/corpus"}
 

@@ -37,7 +37,7 @@ def fake_embedder() -> FakeEmbedder:
 @pytest.fixture(scope="session")
 def minilm():
     """The real all-MiniLM-L6-v2, loaded once per session from the packaged copy."""
-    from assistant.embed.loading import load_embedder
+    from assistant.embed.load import load_embedder
 
     return load_embedder(MINILM, ROOT / "models")
 

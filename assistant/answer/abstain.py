@@ -22,8 +22,8 @@ threshold is set on a normalised signal, :func:`relevance`:
   another thing; "17号线" does not hold "7号线").
 - plus, for Latin-script questions with an embedder calibrated here, the cosine of the
   question and the best passage, centred on a typical value for that embedder
-  (``DENSE``). An English-only embedder says nothing about Chinese (see
-  ``search.dense_weight``), and an uncalibrated embedder's cosines live on another scale,
+  (``Profile.abstain`` in ``embed/base.py``). An English-only embedder says nothing about
+  Chinese (see ``search.dense_weight``), and an uncalibrated embedder's cosines live on another scale,
   so both get coverage alone.
 
 Calibration (all-MiniLM-L6-v2 index, default search, top passage). Unanswerable
@@ -76,7 +76,9 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
-from assistant.text.tokens import CJK, QUERY_STOPWORDS, query_tokens, tokenize
+from assistant.embed.base import profile
+from assistant.text.language import CJK
+from assistant.text.tokens import QUERY_STOPWORDS, query_tokens, tokenize
 
 THRESHOLD = 0.42
 WINDOW = 2  # sentences read together by ``window_coverage``
@@ -93,10 +95,6 @@ _FUNCTION_CHARS = _GLUED | frozenset("以于对用按由给跟及或而并")
 # Embedder -> (weight, centre) of the dense term, measured on SQuAD and the dev set's
 # English questions: answerable questions' best cosine has a median of 0.58, held-out
 # ones 0.24; centring at 0.45 leaves the threshold on the coverage scale.
-DENSE: dict[str, tuple[float, float]] = {
-    "sentence-transformers/all-MiniLM-L6-v2": (1.0, 0.45),
-}
-
 # Question words jieba keeps as content ("哪几个", "多长", "几种") and words too common to
 # name a topic. They match nothing in an answer, so they would only add noise.
 QUESTION_WORD = re.compile(
@@ -365,7 +363,8 @@ def relevance(question: str, hits: Sequence[Any], searcher: Any) -> Relevance:
     # over 鑫诺一号) is a sibling of what was asked: another number names another thing.
     if any(not _has_number(n, passage) for n in numbered_names(question)):
         score *= NUMBER_MISSING
-    calib = DENSE.get(getattr(getattr(searcher, "embedder", None), "name", ""))
+    embedder = getattr(searcher, "embedder", None)
+    calib = profile(embedder.name).abstain if embedder is not None else None
     if dense is not None and calib is not None:
         weight, centre = calib
         score += weight * (dense - centre)
@@ -414,7 +413,7 @@ def _dense(question: str, hit: Any, searcher: Any) -> float | None:
 
     embedder = getattr(searcher, "embedder", None)
     vectors = getattr(searcher, "_vectors", None)
-    if embedder is None or vectors is None or embedder.name not in DENSE:
+    if embedder is None or vectors is None or profile(embedder.name).abstain is None:
         return None
     if dense_weight(embedder.name, question) == 0.0:
         return None

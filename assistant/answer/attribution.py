@@ -34,7 +34,8 @@ from assistant.answer.citations import _CODE
 from assistant.answer.extractive import _labels, _rejoin_abbreviations, _table_cells
 from assistant.ingest.chunking import split_sentences
 from assistant.ingest.loaders import is_table_separator
-from assistant.text.tokens import CJK_CHARS, QUERY_STOPWORDS, query_tokens, tokenize
+from assistant.text.language import CJK_CHARS
+from assistant.text.tokens import QUERY_STOPWORDS, query_tokens, tokenize
 
 Similarity = Callable[[list[str], list[str]], np.ndarray]
 

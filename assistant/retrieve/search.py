@@ -21,18 +21,18 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from assistant import store
+from assistant.embed.base import profile
+from assistant.embed.load import load_embedder
 from assistant.errors import AssistantError
 from assistant.retrieve import definitions
 from assistant.settings import Settings
-from assistant.text.tokens import CJK, fts_query, query_tokens
+from assistant.text.counting import make_token_counter
+from assistant.text.language import language
+from assistant.text.tokens import fts_query, query_tokens
 
 QUERY_VECTORS_KEPT = 16  # questions whose embedding is kept (concurrent users)
 
 # Embedders trained on many languages; any other is treated as English-only.
-MULTILINGUAL_HINTS = ("multilingual", "bge-m3", "labse", "m3e", "text2vec", "bge-small-zh",
-                      "bge-base-zh", "bge-large-zh", "gte-multilingual", "xlm", "paraphrase-multi")
-
-
 @dataclass
 class Hit:
     chunk_id: int
@@ -59,11 +59,6 @@ class Hit:
         return out
 
 
-def cjk_share(text: str) -> float:
-    letters = [c for c in text if c.isalnum()]
-    return sum(bool(CJK.match(c)) for c in letters) / max(1, len(letters))
-
-
 def dense_weight(embedder_name: str, query: str) -> float:
     """How much the dense score counts next to BM25 (which counts 1).
 
@@ -76,8 +71,8 @@ def dense_weight(embedder_name: str, query: str) -> float:
     0.6 keeps BM25 in the lead, as it is the stronger part on Chinese everywhere it
     was measured.
     """
-    multilingual = any(h in embedder_name.lower() for h in MULTILINGUAL_HINTS)
-    if cjk_share(query) >= 0.2 and not multilingual:
+    multilingual = profile(embedder_name).multilingual
+    if language(query) == "zh" and not multilingual:
         return 0.0
     return 0.6 if multilingual else 0.8
 
@@ -86,9 +81,6 @@ class Searcher:
     """Searches one index folder; reloads by itself when an index run commits."""
 
     def __init__(self, settings: Settings, embedder=None, passage_tokens: int = 250):
-        from assistant.embed.loading import load_embedder
-        from assistant.text.counting import make_token_counter
-
         self.settings = settings
         self.db = store.ThreadLocalDB(settings.index)
         if not (settings.index / store.DB_NAME).exists():

@@ -17,8 +17,6 @@ from functools import lru_cache
 LEXICAL_VERSION = "jieba-search+snowball-en/1"
 
 _WORD = re.compile(r"\w", re.UNICODE)
-CJK_CHARS = "\u3400-\u9fff\uf900-\ufaff"  # Chinese characters, for a regex class
-CJK = re.compile(f"[{CJK_CHARS}]")  # a Chinese character
 _jieba_lock = threading.Lock()
 _jieba_ready = False
 

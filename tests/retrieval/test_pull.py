@@ -13,7 +13,7 @@ import pytest
 from fake_hub import FakeHub
 
 from assistant.app import cli
-from assistant.embed.loading import local_dir_for, resolve_embedder
+from assistant.embed.resolve import local_dir_for, resolve_embedder
 from assistant.errors import AssistantError
 from assistant.hub import files as hub
 from assistant.hub import pull

@@ -1,0 +1,95 @@
+"""What every embedder is (:class:`Embedder`) and what is known about each embedding
+model (:func:`profile`): the one place a model's prefixes, languages and calibration live.
+
+A *model* (all-MiniLM-L6-v2, multilingual-e5-small) is what the vectors mean; a *backend*
+(``torch``, ``onnx-int8``, ...) is how it runs. The index manifest records both, since
+vectors from two backends of one model differ slightly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Texts -> L2-normalised float32 vectors (inner product is cosine similarity)."""
+
+    name: str  # the model, as the index manifest records it
+    backend: str  # how it runs, e.g. "onnx-int8"
+    dim: int
+    max_tokens: int  # longest input in its own tokens (prefix and special tokens included)
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def embed_passages(self, texts: list[str], batch_size: int = 32) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What search and the abstain check need to know about an embedding model."""
+
+    multilingual: bool = False  # reads Chinese: dense search counts for Chinese questions
+    query_prefix: str = ""  # the E5 family was trained with "query: " / "passage: "
+    passage_prefix: str = ""
+    # (weight, centre) of the question's cosine with the best passage in the relevance
+    # score (answer/abstain.py), calibrated on the unanswerable sets; None: uncalibrated,
+    # so coverage decides alone (another model's cosines live on another scale).
+    abstain: tuple[float, float] | None = None
+
+
+_E5 = Profile(multilingual=True, query_prefix="query: ", passage_prefix="passage: ")
+PROFILES: dict[str, Profile] = {
+    "sentence-transformers/all-MiniLM-L6-v2": Profile(abstain=(1.0, 0.45)),
+    "intfloat/multilingual-e5-small": _E5,
+    "intfloat/multilingual-e5-base": _E5,
+    "intfloat/multilingual-e5-large": _E5,
+}
+# Other models are judged by their name: these mark ones trained on Chinese too.
+MULTILINGUAL_HINTS = ("multilingual", "bge-m3", "labse", "m3e", "text2vec", "bge-small-zh",
+                      "bge-base-zh", "bge-large-zh", "gte-multilingual", "xlm", "paraphrase-multi")
+
+
+def profile(name: str) -> Profile:
+    """The profile of the model called ``name`` (a hub name or a folder path)."""
+    if name in PROFILES:
+        return PROFILES[name]
+    low = name.lower()
+    e5 = "e5" in low.rsplit("/", 1)[-1]
+    return Profile(
+        multilingual=any(h in low for h in MULTILINGUAL_HINTS),
+        query_prefix="query: " if e5 else "",
+        passage_prefix="passage: " if e5 else "",
+    )
+
+
+def quiet_transformers() -> None:
+    """Loading bars and length warnings from transformers are noise for our users: the
+    chunker checks lengths itself."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+
+
+class PrefixedTokenizerMixin:
+    """What the backends with a Hugging Face tokenizer share: the model's prefixes and
+    token counting. Needs ``self.name`` and ``self.tokenizer``; call ``_set_prefixes()``
+    once both exist."""
+
+    name: str
+    tokenizer: object
+
+    def _set_prefixes(self) -> None:
+        p = profile(self.name)
+        self.query_prefix, self.passage_prefix = p.query_prefix, p.passage_prefix
+
+    def count_tokens(self, text: str) -> int:
+        """Length in this model's tokenizer, special tokens and passage prefix included."""
+        ids = self.tokenizer(self.passage_prefix + text, add_special_tokens=True)["input_ids"]
+        return len(ids)
