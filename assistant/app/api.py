@@ -174,7 +174,7 @@ def citation_json(source) -> dict:
 
 def _request_overrides(service: Service, req: ChatRequest) -> dict:
     from assistant.generate import NO_MODEL
-    from assistant.generate.presets import PRESETS
+    from assistant.hub.presets import PRESETS
 
     values: dict[str, Any] = {"temperature": req.temperature}
     # Clients send a model name; a preset or "extractive" picks that backend, anything

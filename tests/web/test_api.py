@@ -302,14 +302,14 @@ def test_source_page_escapes_markup(url):
 def test_source_cards_escape_document_markup(web_service):
     from webfixtures import XSS_IMG, XSS_SCRIPT
 
-    from assistant.app import web
+    from assistant.app.web import render
 
     answer = web_service.ask("zyzzyva password")
     assert any(s.doc == "evil.md" for s in answer.sources)
     turns = [{"id": 1, "q": "zyzzyva password", "answer": answer.answer,
               "sources": [s.to_json() for s in answer.sources],
               "cited": [s.n for s in answer.citations], "state": "done"}]
-    cards = web.render_sources(turns)
+    cards = render.render_sources(turns)
     evil = next(s for s in answer.sources if s.doc == "evil.md")
     assert XSS_SCRIPT in evil.text and XSS_IMG in evil.text  # real markup in the passage
     assert "<script" not in cards
@@ -317,7 +317,7 @@ def test_source_cards_escape_document_markup(web_service):
     assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in cards
     assert "&lt;img src=x onerror=&quot;window.__pwned = 2&quot;&gt;" in cards
     assert "<mark>zyzzyva</mark>" in cards
-    chat = web.render_answer(turns[0])
+    chat = render.render_answer(turns[0])
     assert "<script" not in chat and "<img" not in chat
 
 

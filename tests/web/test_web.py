@@ -16,14 +16,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data" / "web"))
 pytest_plugins = ["webfixtures"]
 
-from assistant.app import web  # noqa: E402
-from assistant.app.server import (  # noqa: E402
-    ReindexJob,
-    Service,
-    corpus_file,
-    safe_upload_name,
-    save_upload,
-)
+from assistant.app.server import ReindexJob, Service  # noqa: E402
+from assistant.app.uploads import corpus_file, safe_upload_name, save_upload  # noqa: E402
+from assistant.app.web import controls, examples, render  # noqa: E402
+from assistant.app.web.status_line import render_status  # noqa: E402
 from assistant.errors import AssistantError  # noqa: E402
 
 EVIL = '<script>alert(1)</script><img src=x onerror="alert(2)">'
@@ -45,7 +41,7 @@ def turn(tid=1, **kw):
 
 
 def test_highlight_escapes_before_marking():
-    out = web.highlight(EVIL + " vLLM", ["vllm", "script"])
+    out = render.highlight(EVIL + " vLLM", ["vllm", "script"])
     assert "<script" not in out and "<img" not in out
     assert out.startswith("&lt;<mark>script</mark>&gt;alert(1)&lt;/<mark>script</mark>&gt;")
     assert "&quot;alert(2)&quot;" in out
@@ -53,19 +49,19 @@ def test_highlight_escapes_before_marking():
 
 
 def test_highlight_never_splits_a_character_reference():
-    out = web.highlight("a < b & c > d", ["lt", "amp", "gt", "quot"])
+    out = render.highlight("a < b & c > d", ["lt", "amp", "gt", "quot"])
     assert out == "a &lt; b &amp; c &gt; d"
 
 
 def test_highlight_words_and_chinese():
-    assert web.highlight("said AI aid", ["ai"]) == "said <mark>AI</mark> aid"
-    assert web.highlight("it freezes", ["freeze"]) == "it <mark>freezes</mark>"
-    marked = web.highlight("推理框架很快", ["推理", "框架"])
+    assert render.highlight("said AI aid", ["ai"]) == "said <mark>AI</mark> aid"
+    assert render.highlight("it freezes", ["freeze"]) == "it <mark>freezes</mark>"
+    marked = render.highlight("推理框架很快", ["推理", "框架"])
     assert marked == "<mark>推理框架</mark>很快"
 
 
 def test_question_terms_drop_question_words():
-    terms = web._terms("vLLM 是哪个机构开发的？")
+    terms = render.terms("vLLM 是哪个机构开发的？")
     assert "vllm" in terms and "机构" in terms
     assert "哪个" not in terms and "的" not in terms
 
@@ -77,45 +73,50 @@ def test_escape_prose_links_valid_markers_outside_code():
     def link(n):
         return f"<L{n}>" if n <= 2 else None
 
-    out = web.escape_prose("a<b [1] [7] `x[2]<y` [2]\n```\n<p>[1]\n```\n", link)
+    out = render.escape_prose("a<b [1] [7] `x[2]<y` [2]\n```\n<p>[1]\n```\n", link)
     assert out.startswith("a&lt;b <L1> [7] `x[2]<y` <L2>")
     assert "```\n<p>[1]\n```" in out
 
 
 def test_render_answer_links_and_lists_citations():
-    out = web.render_answer(turn())
+    out = render.render_answer(turn(), "en")
     assert '<a class="cite" href="#src-1-1" title="notes.md · 推理 &gt; vLLM">[1]</a>' in out
     assert 'class="cited"' in out and "notes.md:3–5" in out
 
 
 def test_render_answer_escapes_everything_from_documents():
     t = turn(answer=f"{EVIL} [1]", sources=[source(doc='a"><script>.md', heading=EVIL)])
-    out = web.render_answer(t)
+    out = render.render_answer(t)
     assert "<script" not in out and "<img" not in out
     assert 'title="a&quot;&gt;&lt;script&gt;.md · ' in out
 
 
 def test_render_answer_states():
-    assert "searching" in web.render_answer(turn(answer="", state="pending",
-                                                 status="searching"))
-    assert "(stopped)" in web.render_answer(turn(state="stopped"))
-    err = web.render_answer(turn(state="error", error="<b>No index</b>"))
+    assert "searching" in render.render_answer(turn(answer="", state="pending",
+                                                    status="searching"), "en")
+    assert "正在检索资料" in render.render_answer(turn(answer="", state="pending",
+                                                       status="searching"), "zh")
+    assert "(stopped)" in render.render_answer(turn(state="stopped"), "en")
+    assert "（已停止）" in render.render_answer(turn(state="stopped"), "zh")
+    err = render.render_answer(turn(state="error", error="<b>No index</b>"))
     assert "&lt;b&gt;No index" in err
 
 
 def test_chat_messages_escape_the_question():
-    msgs = web.chat_messages([turn(q=EVIL)])
+    msgs = render.chat_messages([turn(q=EVIL)])
     assert msgs[0]["role"] == "user" and "<script" not in msgs[0]["content"]
 
 
 def test_copy_text_is_plain():
-    text = web.copy_text([turn()])
+    text = render.copy_text([turn()], "en")
     assert text == "UC Berkeley 开发的 [1]。\n\n[1] notes.md, 推理 > vLLM, lines 3–5"
-    assert web.copy_text([]) == ""
+    zh = render.copy_text([turn()], "zh")
+    assert zh == "UC Berkeley 开发的 [1]。\n\n[1] notes.md, 推理 > vLLM, 第 3–5 行"
+    assert render.copy_text([]) == ""
 
 
 def test_history_keeps_finished_turns_only():
-    hist = web.history_of([turn(1), turn(2, state="error", error="x"), turn(3, state="stopped")])
+    hist = render.history_of([turn(1), turn(2, state="error", error="x"), turn(3, state="stopped")])
     assert hist == [{"role": "user", "content": "vLLM 是谁开发的？"},
                     {"role": "assistant", "content": "UC Berkeley 开发的 [1]。"}]
 
@@ -124,15 +125,15 @@ def test_history_keeps_finished_turns_only():
 
 
 def test_sources_panel_cards():
-    html = web.render_sources([turn(1), turn(2, q="What is LoRA?", sources=[
+    html = render.render_sources([turn(1), turn(2, q="What is LoRA?", sources=[
         source(1, doc="lora.md", text="LoRA freezes weights."),
-        source(2, doc="qlora.md", lines=[7, 7], page=3)], cited=[2])])
+        source(2, doc="qlora.md", lines=[7, 7], page=3)], cited=[2])], "en")
     assert html.count('class="turn shown"') == 1
     assert 'id="turn-2"' in html and 'id="src-2-1"' in html and 'id="src-1-1"' in html
     newest = html[html.index('id="turn-2"'):]
     assert "2 passages for <b>What is LoRA?</b>" in newest
     assert "<mark>LoRA</mark> freezes" in newest
-    assert "page 3, line 7" in newest
+    assert "page 3 · line 7" in newest
     assert newest.count('<span class="badge">cited</span>') == 1
     assert 'href="/source/lora.md?from=3&amp;to=5#L3"' in newest
     assert 'href="/source/qlora.md?from=7&amp;to=7#L7"' in newest
@@ -141,12 +142,12 @@ def test_sources_panel_cards():
     pdf = source_url("a b/报告.pdf", [4, 9], page=3)
     assert pdf == "/source/a%20b/%E6%8A%A5%E5%91%8A.pdf#page=3"
     assert source_url("x.docx", [2, 5]) == "/source/x.docx"
-    assert web.render_sources([]) == web.EMPTY_SOURCES
+    assert render.render_sources([]) == render.empty_sources("zh")
 
 
 def test_sources_panel_escapes_every_field():
     evil = source(doc=EVIL, title=EVIL, heading=EVIL, text=EVIL)
-    html = web.render_sources([turn(q=EVIL, sources=[evil])])
+    html = render.render_sources([turn(q=EVIL, sources=[evil])])
     assert "<script" not in html and "<img" not in html
     assert "&lt;script&gt;" in html
 
@@ -155,19 +156,19 @@ def test_sources_panel_escapes_every_field():
 
 
 def test_example_questions_from_headings(web_index):
-    qs = web.example_questions(web_index.index, limit=4)
+    qs = examples.example_questions(web_index.index, limit=4)
     assert len(qs) == 4
     assert all(q.endswith("?") for q in qs)  # the test corpus's headings are English words
     assert "What is vLLM?" in qs or "What is LoRA?" in qs
 
 
 def test_example_question_wording():
-    assert web._question("MoE", chinese=True) == "什么是 MoE？"
-    assert web._question("推理框架汇总", chinese=True) == "有哪些推理框架？"
-    assert web._question("模型压缩和量化", chinese=True) == "什么是模型压缩和量化？"
-    assert web._question("LoRA", chinese=False) == "What is LoRA?"
-    assert web._NUMBERING.sub("", "2.1.1 大模型汇总") == "大模型汇总"
-    assert web.example_questions(Path("/nonexistent")) == []
+    assert examples._question("MoE", chinese=True) == "什么是 MoE？"
+    assert examples._question("推理框架汇总", chinese=True) == "有哪些推理框架？"
+    assert examples._question("模型压缩和量化", chinese=True) == "什么是模型压缩和量化？"
+    assert examples._question("LoRA", chinese=False) == "What is LoRA?"
+    assert examples._NUMBERING.sub("", "2.1.1 大模型汇总") == "大模型汇总"
+    assert examples.example_questions(Path("/nonexistent")) == []
 
 
 # ---------------------------------------------------------------------------------- uploads
@@ -284,14 +285,14 @@ def test_status_counts_changed_files(small_index):
     (corpus / "b.md").unlink()
     st = service.index_status(fresh=True)
     assert st.removed == ["b.md"] and st.pending == 3
-    assert "3 files changed since the last index" in web.render_status(service, fresh=True)
+    assert "3 files changed since the last index" in render_status(service, "en", fresh=True)
 
     service.start_reindex()
     assert service.reindex.wait(60)
     assert service.reindex.state.error is None
     st = service.index_status()
     assert st.current and st.documents == 2
-    assert "re-indexed: 1 added, 1 changed, 1 removed" in web.render_status(service)
+    assert "re-indexed: 1 added, 1 changed, 1 removed" in render_status(service, "en")
 
 
 def test_an_index_kept_inside_the_corpus_is_not_a_change(tmp_path):
@@ -337,7 +338,7 @@ def test_unreadable_file_is_not_pending_forever(small_index):
 
 
 def test_reindex_job_queues_one_more_run(monkeypatch, tmp_path):
-    import assistant.ingest.indexer
+    import assistant.ingest.jobs
 
     calls, gate = [], threading.Event()
 
@@ -352,10 +353,13 @@ def test_reindex_job_queues_one_more_run(monkeypatch, tmp_path):
         gate.wait(5)
         return Report()
 
-    monkeypatch.setattr(assistant.ingest.indexer, "run_index", fake_run)
+    monkeypatch.setattr(assistant.ingest.jobs, "run_index", fake_run)
     job = ReindexJob(settings=None)
     assert job.start() is True
     assert job.start() is False and job.start() is False  # coalesced into one more run
+    deadline = time.monotonic() + 10
+    while job.state.stage != "embedding" and time.monotonic() < deadline:
+        time.sleep(0.01)  # the run's thread reports its first progress
     assert job.state.running and job.state.describe() == "re-indexing: embedding 1/2"
     gate.set()
     assert job.wait(10)
@@ -363,12 +367,12 @@ def test_reindex_job_queues_one_more_run(monkeypatch, tmp_path):
 
 
 def test_reindex_job_survives_a_failure(monkeypatch):
-    import assistant.ingest.indexer
+    import assistant.ingest.jobs
 
     def boom(settings, progress=None, embedder=None):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(assistant.ingest.indexer, "run_index", boom)
+    monkeypatch.setattr(assistant.ingest.jobs, "run_index", boom)
     job = ReindexJob(settings=None)
     job.start()
     assert job.wait(10)
@@ -379,61 +383,40 @@ def test_reindex_job_survives_a_failure(monkeypatch):
 # ------------------------------------------------------------------------------- the service
 
 
-class Recorder:
-    def __init__(self, settings):
-        self.settings = settings
-        self.calls = []
+def fake_assistant(replies=(), seen=None):
+    """A factory of real Assistants whose model is the shared fake (tests/fakes.py)."""
+    from fakes import FakeGenerator
 
-    def stream(self, question, history, temperature=None, context_tokens=None):
-        from assistant.answer.pipeline import Answer, Event
+    from assistant.answer.pipeline import Assistant
 
-        self.calls.append({"temperature": temperature, "context_tokens": context_tokens})
-        yield Event("done", answer=Answer(question, question, "ok"))
+    def factory(settings, **shared):
+        made = Assistant(settings, generator=FakeGenerator(*replies), **shared)
+        if seen is not None:
+            seen.append(made)
+        return made
+
+    return factory
 
 
 def test_overrides_and_variants(web_index):
     made = []
-
-    def factory(settings):
-        made.append(settings)
-        return Recorder(settings)
-
-    service = Service(web_index, factory)
+    service = Service(web_index, fake_assistant(["UC Berkeley [1]"] * 3, made))
     assert service.overrides(model="extractive", llm_url="  ", context_tokens=500,
                              temperature=0.2) == {}
     over = service.overrides(temperature=0.7, context_tokens=1200)
     assert over == {"temperature": 0.7, "context_tokens": 1200}
-    assistant, kw = service.assistant_for(over)
+    assistant, kw = service.models.assistant_for(over)
     assert assistant is service.assistant and kw == over  # stream takes them per call
-    service.ask("q", [], over)
-    assert service.assistant.calls[-1] == over
-    assistant, kw = service.assistant_for({"model": "phi-2"})  # another model: its own
-    assert assistant is not service.assistant and kw == {}
-    assert made[-1].model == "phi-2" and made[-1].corpus == web_index.corpus
-    assert service.assistant_for({"model": "phi-2"})[0] is assistant  # kept
+    service.ask("vLLM 是哪个机构开发的？", [], over)
+    assert service.assistant.generator.calls  # the shared assistant answered
+    assistant, kw = service.models.assistant_for({"model": "phi-2", "temperature": 0.7})
+    assert assistant is not service.assistant and kw == {"temperature": 0.7}
+    assert made[-1].settings.model == "phi-2" and made[-1].settings.corpus == web_index.corpus
+    assert service.models.assistant_for({"model": "phi-2"})[0] is assistant  # kept
+    # The variant reuses the loaded searcher: one index in memory, whatever the model.
+    assert assistant.searcher is service.assistant.searcher
     with pytest.raises(AssistantError):
-        service.assistant_for({"model": "x", "context_tokens": 10})  # below its bound
-
-
-def test_variants_share_the_loaded_searcher_and_model(web_index):
-    made = []
-
-    class Loaded:
-        def __init__(self, settings, searcher=None, generator=None):
-            self.settings = settings
-            self.searcher = searcher or f"searcher {len(made)}"
-            self.generator = generator or f"model {settings.model}"
-            made.append(self)
-
-        def stream(self, question, history):
-            yield from ()
-
-    service = Service(web_index, Loaded)
-    warmer, _ = service.assistant_for({"temperature": 0.9})
-    assert (warmer.searcher, warmer.generator) == ("searcher 0", "model extractive")
-    assert warmer.settings.temperature == 0.9
-    other, _ = service.assistant_for({"model": "phi-2"})
-    assert (other.searcher, other.generator) == ("searcher 0", "model phi-2")
+        service.models.assistant_for({"model": "x", "context_tokens": 10})  # below its bound
 
 
 def test_watch_flag_reindexes_on_changes(small_index):
@@ -477,12 +460,12 @@ def test_start_embeds_nothing(web_index, monkeypatch):
 
     from assistant import store
     from assistant.app.server import create_app
-    from assistant.embed import loading as embeddings
-    from assistant.embed import onnx_int8 as onnx_embedder
+    from assistant.embed.onnx_int8 import OnnxEmbedder
+    from assistant.embed.torch_st import TorchEmbedder
 
     embedded = []
     # Both backends: the web settings run the int8 ONNX one, a separate class.
-    for cls in (embeddings.Embedder, onnx_embedder.OnnxEmbedder):
+    for cls in (TorchEmbedder, OnnxEmbedder):
         monkeypatch.setattr(cls, "embed_passages",
                             lambda self, texts, **kw: embedded.append(texts))
         monkeypatch.setattr(cls, "embed_query", lambda self, text: embedded.append(text))
@@ -667,27 +650,28 @@ def test_serve_over_a_current_index_embeds_nothing_and_answers(web_index):
 
 def test_the_model_list_says_which_presets_are_not_downloaded(tmp_path, monkeypatch):
     import assistant.hub.files
-    from assistant.generate.presets import PRESETS
+    from assistant.hub.presets import PRESETS
 
     monkeypatch.setattr(assistant.hub.files, "_from_hf_cache", lambda preset: None)
     default = PRESETS["qwen2.5-1.5b-instruct"]
     (tmp_path / default.filename).write_bytes(b"GGUF")  # "on disk" is all that is asked
-    labels = dict((v, k) for k, v in web._model_choices("qwen2.5-1.5b-instruct", tmp_path))
+    labels = dict((v, k) for k, v in controls.model_choices("qwen2.5-1.5b-instruct", tmp_path,
+                                                               "en"))
     assert labels["qwen2.5-1.5b-instruct"] == default.label
     assert labels["gemma-2-2b-it"].endswith("(not downloaded)")
     assert not labels["extractive"].endswith(")")
-    custom = dict((v, k) for k, v in web._model_choices("/nowhere/m.gguf", tmp_path))
+    custom = dict((v, k) for k, v in controls.model_choices("/nowhere/m.gguf", tmp_path, "en"))
     assert custom["/nowhere/m.gguf"] == "/nowhere/m.gguf (not found)"
     # Other spellings of a choice are that choice, not an extra "not found" entry.
     for spelling, value in (("none", "extractive"), ("Phi-2", "phi-2"), ("", "extractive")):
-        assert web._model_value(spelling) == value
-        assert len(web._model_choices(spelling, tmp_path)) == 1 + len(PRESETS)
+        assert controls.model_value(spelling) == value
+        assert len(controls.model_choices(spelling, tmp_path)) == 1 + len(PRESETS)
 
 
 def test_a_source_card_names_its_section_when_closed_and_its_path_with_one_separator():
-    card = web.render_card(1, {"n": 1, "doc": "notes.md", "title": "AI", "lines": [3, 4],
+    card = render.render_card(1, {"n": 1, "doc": "notes.md", "title": "AI", "lines": [3, 4],
                                "heading": "4 推理框架 > 4.1 推理框架汇总", "text": "vLLM…",
-                               "score": 0.5}, [], cited=True)
+                               "score": 0.5}, [], cited=True, lang="en")
     summary = card[card.index("<summary>"):card.index("</summary>")]
     assert "4.1 推理框架汇总" in summary and "lines 3–4" in summary
     assert '<div class="where">AI › 4 推理框架 › 4.1 推理框架汇总</div>' in card

@@ -1,0 +1,231 @@
+"""The interface's words in Chinese and English: one table for the web page, the CLI and
+the status line's notices.
+
+The page picks its language from the browser (``Accept-Language``, then the reader's
+switch, kept in the browser); the CLI from the locale (``LC_ALL``, ``LC_MESSAGES``,
+``LANG``). Answers follow the question's language on their own (``answer/prompt.py``).
+
+    >>> t("send", "zh"), t("send", "en")
+    ('发送', 'Send')
+    >>> t("lines", "zh", lo=3, hi=5)
+    '第 3–5 行'
+"""
+
+from __future__ import annotations
+
+import os
+
+LANGS = ("zh", "en")
+DEFAULT = "zh"  # the default corpus is Chinese, and so are most of its readers
+
+STRINGS: dict[str, tuple[str, str]] = {
+    # -- the page: (zh, en) ------------------------------------------------------------
+    "title": ("问你的文档", "Ask your documents"),
+    "language": ("语言", "Language"),
+    "placeholder": (
+        "**就 <code>{corpus}</code> 里的文档提问。** 回答用 [1]、[2] … 标出出处，"
+        "点一下就能看到原文。<br>用中文或英文提问都可以。",
+        "**Ask about the documents in** <code>{corpus}</code>. Answers cite their passages "
+        "as [1], [2] … : click one to see it.<br>Ask in English or Chinese.",
+    ),
+    "question": ("输入问题，按 Enter 发送", "Ask a question, press Enter"),
+    "send": ("发送", "Send"),
+    "stop": ("停止", "Stop"),
+    "retry": ("重试", "Retry"),
+    "new_chat": ("新对话", "New chat"),
+    "copy": ("复制回答", "Copy answer"),
+    "copied": ("已复制回答和出处", "Answer and sources copied"),
+    "sources": ("资料来源", "Sources"),
+    "sources_empty": (
+        "回答用到的段落会列在这里。点回答里的 <b>[n]</b> 打开对应的段落。",
+        "The passages given to the model appear here. Click a <b>[n]</b> in an answer to "
+        "open its card.",
+    ),
+    "passages_for": ("{n} 段资料，问题：<b>{q}</b>", "{n} passages for <b>{q}</b>"),
+    "passage_for": ("1 段资料，问题：<b>{q}</b>", "1 passage for <b>{q}</b>"),
+    "add_docs": ("添加文档", "Add documents"),
+    "upload_label": (
+        "文档（{types}；每个不超过 {mb:g} MB），会复制到资料文件夹并建立索引。",
+        "Documents ({types}; up to {mb:g} MB each). They are copied into the corpus and "
+        "indexed.",
+    ),
+    "upload_added": ("已添加 {names}，正在重新索引。", "Added {names}; re-indexing now."),
+    "upload_refused": ("未接受 {what}", "Refused {what}"),
+    "upload_unreadable": ("读不出来（{why}）", "could not be read ({why})"),
+    "settings": ("设置", "Settings"),
+    "model": ("模型", "Model"),
+    "model_info": (
+        "预设模型、.gguf 文件路径，或不用模型（直接引用资料）",
+        "A preset, a .gguf path, or no model (answers quote the sources)",
+    ),
+    "extractive_choice": ("不用模型：直接引用资料", "Extractive: no model, quotes the sources"),
+    "not_downloaded": ("{label}（未下载）", "{label} (not downloaded)"),
+    "not_found": ("{label}（找不到文件）", "{label} (not found)"),
+    "server_url": ("模型服务地址", "Server URL"),
+    "server_url_info": (
+        "OpenAI 兼容服务的地址；填写后由它回答，不用本地模型",
+        "An OpenAI-compatible server's base URL; when set, it answers instead of the model",
+    ),
+    "context": ("资料预算（token）", "Context budget (tokens)"),
+    "context_info": (
+        "每次交给模型的资料长度上限",
+        "Token budget for the sources given to the model",
+    ),
+    "temperature": ("温度", "Temperature"),
+    "temperature_info": ("越高回答越多样，越低越稳定", "Sampling temperature"),
+    "reindex": ("重新索引", "Re-index"),
+    # -- a turn ------------------------------------------------------------------------
+    "status:searching": ("正在检索资料", "searching the documents"),
+    "status:rewriting the follow-up": ("正在理解追问", "rewriting the follow-up"),
+    "status:reading the sources": ("正在阅读资料", "reading the sources"),
+    "status:quoting the sources": ("正在引用资料", "quoting the sources"),
+    "reading_eta": ("正在阅读资料，约 {s} 秒", "reading the sources, about {s} s"),
+    "reading_late": (
+        "正在阅读资料，比预计的久，请稍候",
+        "reading the sources, longer than expected",
+    ),
+    "waiting_model": ("模型正在回答上一个问题，稍等", "the model is finishing another answer"),
+    "model_loading": ("模型还在加载，稍等", "the model is still loading"),
+    "stopped": ("（已停止）", "(stopped)"),
+    "no_answer": ("助手没有给出回答就停止了。", "The assistant stopped without an answer."),
+    "failed": (
+        "出错了（{kind}），详见服务器日志。",
+        "Something went wrong ({kind}); see the server log.",
+    ),
+    "model_silent": (
+        "本地模型 {s} 秒没有回应，先给出直接引用资料的回答。",
+        "The local model gave nothing for {s} s; here is an answer quoting the sources.",
+    ),
+    "cited_badge": ("已引用", "cited"),
+    "line": ("第 {lo} 行", "line {lo}"),
+    "lines": ("第 {lo}–{hi} 行", "lines {lo}–{hi}"),
+    "page": ("第 {page} 页", "page {page}"),
+    "score": ("相关度 {score:.2f}", "score {score:.2f}"),
+    "open_at": ("打开 {doc}，{span}", "Open {doc} at {span}"),
+    "also_cited": ("同一段落", "same passage"),
+    # -- the status line ---------------------------------------------------------------
+    "st_model": ("模型", "Model"),
+    "st_index": ("索引", "Index"),
+    "st_details": ("详情", "details"),
+    "st_ready": ("一切就绪", "ready"),
+    "st_docs": ("{d} 个文档 · {c} 段", "{d} documents · {c} passages"),
+    "st_current": ("最新", "current"),
+    "st_changed": ("{n} 个文件有变动，需要重新索引", "{n} files changed since the last index"),
+    "st_changed1": ("1 个文件有变动，需要重新索引", "1 file changed since the last index"),
+    "st_loading": ("正在加载模型…", "loading the model…"),
+    "st_load_failed": ("模型加载失败：{why}", "the model failed to load: {why}"),
+    "st_quoting": ("直接引用模式", "quoting mode"),
+    "st_restarting": ("模型进程崩溃，正在重启；这期间直接引用资料",
+                      "the model process crashed and is restarting; answers quote meanwhile"),
+    "st_stopped": ("模型已停止：{why}；回答直接引用资料",
+                   "the model stopped: {why}; answers quote the sources"),
+    "st_fetching": ("正在下载 {name}：{done:.0f}/{total:.0f} MB，回答暂时直接引用资料",
+                    "downloading {name}: {done:.0f}/{total:.0f} MB; answers quote until it "
+                    "is ready"),
+    "st_fetch_failed": ("下载 {name} 失败：{why}", "downloading {name} failed: {why}"),
+    "st_reindexing": (
+        "正在重新索引：{stage} {done}/{total}",
+        "re-indexing: {stage} {done}/{total}",
+    ),
+    "st_reindexing0": ("正在重新索引", "re-indexing"),
+    "st_reindexed": (
+        "已重新索引：新增 {a}、修改 {c}、删除 {r}、跳过 {s}；{e} 段用时 {sec:.1f} 秒",
+        "re-indexed: {a} added, {c} changed, {r} removed, {s} skipped; {e} passages embedded "
+        "in {sec:.1f} s",
+    ),
+    "st_reindex_failed": ("上次重新索引失败：{why}", "the last re-index failed: {why}"),
+    "st_fix": ("解决办法：", "To fix: "),
+    # One short phrase per notice (assistant/notices.py keys), the details behind a click.
+    "n:llm-missing": (
+        "没有下载模型，回答直接引用资料",
+        "no model on disk: answers quote the sources",
+    ),
+    "n:llm-missing:detail": (
+        "模型 {model} 不在 {models_dir}/ 里，回答会直接引用资料中最相关的句子（带出处）。"
+        "要得到模型写的回答，在联网的机器上运行：",
+        "The model {model} is not in {models_dir}/, so answers quote the best sentences of "
+        "the sources, with citations. For written answers, on a connected machine run:",
+    ),
+    "n:llm-offline:detail": (
+        "离线时，把模型文件复制到 {models_dir}/ 后重启；或者在联网的机器上运行：",
+        "Offline: copy the model file into {models_dir}/ and restart; or on a connected "
+        "machine run:",
+    ),
+    "n:embedder": ("检索用备用的英文向量模型", "search uses the fallback English embedder"),
+    "n:embedder:detail": (
+        "向量模型 {embedder} 不在磁盘上，暂用自带的 al"
+        "l-MiniLM-L6-v2（偏英文，中文检索主要靠关键词）。"
+        "在联网的机器上运行：",
+        "The embedder {embedder} is not on disk; the packaged all-MiniLM-L6-v2 is used "
+        "instead (English-centred: Chinese search leans on keywords). On a connected "
+        "machine run:",
+    ),
+    "n:tiktoken": ("分段用近似的 token 计数", "chunking counts tokens approximately"),
+    "n:tiktoken:detail": (
+        "tiktoken 的 cl100k_base 文件不在磁盘上，分段时用近似计数。运行：",
+        "tiktoken's cl100k_base file is not on disk, so chunks are sized by an estimate. "
+        "Run:",
+    ),
+    "n:onnx": ("向量模型用 PyTorch 运行（较慢）", "the embedder runs on PyTorch (slower)"),
+    "n:other": ("{n} 条提示", "{n} notices"),
+    # -- the CLI -----------------------------------------------------------------------
+    "cli_sources": ("出处：", "Sources:"),
+    "cli_nearest": ("最接近的段落：", "Nearest passages:"),
+    "cli_with_citations": ("引用后的回答：", "With citations:"),
+}
+
+
+def t(key: str, lang: str | None = None, **values) -> str:
+    """The string ``key`` in ``lang`` ("zh" or "en"), formatted with ``values``.
+
+    An unknown key is returned as it is, so a missing entry shows, not fails.
+    """
+    pair = STRINGS.get(key)
+    if pair is None:
+        return key
+    text = pair[0] if normalise(lang) == "zh" else pair[1]
+    return text.format(**values) if values else text
+
+
+def normalise(lang: str | None) -> str:
+    """"zh-CN", "zh_TW.UTF-8", "zh" -> "zh"; "en-GB" -> "en"; anything else: the default."""
+    value = (lang or "").strip().lower().replace("_", "-")
+    if value.startswith("zh"):
+        return "zh"
+    if value.startswith("en"):
+        return "en"
+    return DEFAULT
+
+
+def from_accept_language(header: str | None) -> str:
+    """The language of a browser's ``Accept-Language`` header: the first of zh / en in
+    its order of preference (weights honoured), else the default.
+
+    >>> from_accept_language("en-US,en;q=0.9,zh-CN;q=0.8")
+    'en'
+    """
+    ranked = []
+    for i, part in enumerate((header or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        ranked.append((-q, i, tag.strip().lower()))
+    for _, _, tag in sorted(ranked):
+        if tag.startswith(("zh", "en")):
+            return normalise(tag)
+    return DEFAULT
+
+
+def from_locale(environ: dict | None = None) -> str:
+    """The CLI's language: Chinese when the first of LC_ALL, LC_MESSAGES, LANG that is
+    set is a Chinese locale (``zh_CN.UTF-8``), else English (also for C and POSIX)."""
+    env = os.environ if environ is None else environ
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = (env.get(name) or "").strip()
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"
