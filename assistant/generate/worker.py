@@ -41,6 +41,7 @@ LOAD_TIMEOUT = 300.0  # seconds for the worker to load the model (a slow disk, a
 # machine shared with three other models (a 120 s limit killed healthy workers there).
 FIRST_PIECE_TIMEOUT = 900.0
 STALL_TIMEOUT = 300.0
+ALIVE_EVERY = 0.5  # seconds between two checks that the worker still runs, while waiting
 
 
 class ModelCrashed(ModelUnavailable):
@@ -117,6 +118,9 @@ class ModelProcess:
         self.last_error: str | None = None
         self._restarted_since_answer = False
         self._state = "starting"
+        # Prompt tokens read per second, measured on each answer (the web page's wait
+        # estimate): the prompt's tokens over the time to its first piece.
+        self.read_speed: float | None = None
         self._start()
 
     # -- the Generator interface ----------------------------------------------------------
@@ -139,11 +143,12 @@ class ModelProcess:
         """Yield the reply piece by piece. Refuses up front (as the in-process model does)
         a prompt that cannot fit, and raises :class:`ModelUnavailable` when the worker is
         stopped for good."""
-        self._vocab.check_fits(messages, max_tokens)
+        used = self._vocab.prompt_tokens(messages)
+        self._vocab._check_fits(used, max_tokens)
         if self._state == "failed":
             raise self._unavailable()
         kwargs = {"max_tokens": max_tokens, "temperature": temperature, "stop": stop}
-        return self._generate(messages, kwargs)
+        return self._generate(messages, kwargs, used)
 
     # -- supervision ------------------------------------------------------------------------
     @property
@@ -213,7 +218,7 @@ class ModelProcess:
             status=503,
         )
 
-    def _generate(self, messages: list[dict], kwargs: dict) -> Iterator[str]:
+    def _generate(self, messages: list[dict], kwargs: dict, used: int = 0) -> Iterator[str]:
         if not self._lock.acquire(timeout=BUSY_TIMEOUT):
             raise AssistantError("the local model is still busy with another answer",
                                  hint="wait for it to finish and ask again", status=503)
@@ -224,14 +229,18 @@ class ModelProcess:
                 self._wait_ready()
             conn = self._conn
             conn.send(("stream", messages, kwargs))
+            sent, first = time.monotonic(), True
             wait = FIRST_PIECE_TIMEOUT
             while True:
-                if not conn.poll(wait):
+                if not self._poll(conn, wait):
                     log.warning("the local model sent nothing for %.0f s: stopping it", wait)
                     self._proc.kill()  # hung: treated as a crash below
                 wait = STALL_TIMEOUT
                 message = conn.recv()
                 if message[0] == "piece":
+                    if first:
+                        first = False
+                        self._measured(used, time.monotonic() - sent)
                     yield message[1]
                 elif message[0] == "end":
                     finished = True
@@ -249,6 +258,29 @@ class ModelProcess:
                 # drain what it sent meanwhile so the next answer starts clean.
                 self._cancel(conn)
             self._lock.release()
+
+    def _poll(self, conn: Any, timeout: float) -> bool:
+        """``conn.poll(timeout)``, in slices that check the worker is alive: a worker
+        killed outright is noticed within ``ALIVE_EVERY`` seconds, whatever its pipe
+        does (True then: the read that follows fails, as for a crash)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if conn.poll(min(ALIVE_EVERY, left)):
+                return True
+            proc = self._proc
+            if proc is None or not proc.is_alive():
+                conn.close()
+                return True
+
+    def _measured(self, tokens: int, seconds: float) -> None:
+        if tokens > 0 and seconds > 0:
+            speed = tokens / seconds
+            # Smoothed: one answer read on a busy machine should not halve the estimate.
+            self.read_speed = speed if self.read_speed is None else \
+                0.5 * self.read_speed + 0.5 * speed
 
     def _cancel(self, conn: Any) -> None:
         try:
