@@ -106,8 +106,10 @@ QUOTING_NOTICE = {
     "en": "No language model on disk: the answer quotes the sources.",
 }
 ABSTAIN_TEXT = {
-    "zh": "资料中没有找到能回答这个问题的内容。下面是最接近的几段资料，供参考。",
-    "en": "The documents do not cover this question. The nearest passages are listed below.",
+    # No "below": the page shows the passages beside the answer, the CLI under it.
+    "zh": "资料中没有找到能回答这个问题的内容；最接近的几段资料已列出，供参考。",
+    "en": "The documents do not cover this question; the nearest passages are listed for "
+          "reference.",
 }
 # Beside an answer quoted because the local model failed (the worker restarts by itself).
 MODEL_DOWN_NOTICE = {
