@@ -24,7 +24,23 @@ def settings_from_args(args: argparse.Namespace):
     """Settings from defaults, assistant.toml, ASSISTANT_* env and the flags given."""
     from assistant.settings import Settings, load_settings
 
-    return load_settings(**{k: v for k, v in vars(args).items() if k in Settings.model_fields})
+    settings = load_settings(**{k: v for k, v in vars(args).items()
+                                if k in Settings.model_fields})
+    notices.remember_in(Path(settings.index) / NOTICES_FILE, _notice_state(settings))
+    return settings
+
+
+NOTICES_FILE = "notices-printed.json"  # each notice once per index and model, not per call
+
+
+def _notice_state(settings) -> str:
+    """What a notice depends on: the models asked for, the files in the models folder,
+    and the index's last run (its manifest is rewritten by each run that changed it)."""
+    models = Path(settings.models_dir)
+    files = sorted(p.name for p in models.glob("*.gguf")) if models.is_dir() else []
+    manifest = Path(settings.index) / "manifest.json"
+    stamp = manifest.stat().st_mtime_ns if manifest.exists() else 0
+    return json.dumps([settings.model, settings.llm_url, settings.embedder, files, stamp])
 
 
 def cmd_index(args) -> int:

@@ -108,7 +108,7 @@ def _stream_to_terminal(assistant, question: str) -> int:
     if printed and answer.answer.strip() != "".join(streamed).strip():
         # What streamed is the model's own text; its citations were decided after it
         # (attribution.py), or quotes replaced it: the answer as it stands follows.
-        from assistant.answer.prompt import language
+        from assistant.text.language import language
 
         label = "引用后的回答：" if language(answer.question) == "zh" else "With citations:"
         out.write(f"\n\n{label}\n{answer.answer}\n")
@@ -117,7 +117,9 @@ def _stream_to_terminal(assistant, question: str) -> int:
     if answer.notice:
         print(f"\n{answer.notice}")
     if answer.sources:
-        label = "Nearest passages:" if answer.abstained else "Sources:"
+        from assistant.app.i18n import from_locale, t
+
+        label = t("cli_nearest" if answer.abstained else "cli_sources", from_locale())
         print(f"\n{label}")
         for s in answer.sources:
             print(_source_line(s))
