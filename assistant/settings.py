@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from assistant.text.counting import TIKTOKEN_URL, use_models_tiktoken
+
 DEFAULT_EMBEDDER = "intfloat/multilingual-e5-small"
 DEFAULT_MODEL = "qwen2.5-1.5b-instruct"
 
@@ -29,6 +31,9 @@ class Settings(BaseSettings):
     embedder: str = Field(DEFAULT_EMBEDDER, description="sentence-transformers name or path")
     embed_backend: Literal["onnx-int8", "torch"] = Field(
         "onnx-int8", description="Run the embedder as int8 ONNX (faster) or PyTorch"
+    )
+    max_file_mb: float = Field(
+        10, gt=0, description="Files larger than this (MB) are skipped by the indexer"
     )
     chunk_tokens: int = Field(
         300, ge=32, le=1024, description="Target chunk size in cl100k tokens"
@@ -63,6 +68,10 @@ class Settings(BaseSettings):
         "threshold)",
     )
     top_k: int = Field(8, ge=1, le=50, description="Passages retrieved per question")
+    tiktoken_url: str = Field(
+        TIKTOKEN_URL, description="Where `assistant pull` fetches tiktoken's cl100k_base "
+        "(a mirror)",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -80,8 +89,6 @@ class Settings(BaseSettings):
     def model_post_init(self, __context) -> None:
         # tiktoken finds a pulled cl100k_base in models/tiktoken without any env setup;
         # must happen before the first token count (the loader caches its result).
-        from assistant.text.counting import use_models_tiktoken
-
         use_models_tiktoken(self.models_dir)
 
     @property

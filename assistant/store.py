@@ -130,6 +130,108 @@ def documents_on_record(conn: sqlite3.Connection) -> dict[str, tuple[int, float,
             for r in conn.execute("SELECT path, size, mtime, hash FROM documents")}
 
 
+# ------------------------------------------------------------------ what the indexer writes
+
+
+def clear_everything(conn: sqlite3.Connection) -> None:
+    """Forget every document, chunk and vector (an index format change)."""
+    conn.executescript("DELETE FROM chunks; DELETE FROM documents; DELETE FROM vectors; "
+                       "DELETE FROM chunks_fts;")
+
+
+def clear_vectors(conn: sqlite3.Connection) -> None:
+    """Forget every vector (another embedder: all are embedded again)."""
+    conn.execute("DELETE FROM vectors")
+
+
+def document_ids(conn: sqlite3.Connection) -> dict[str, tuple[int, str]]:
+    """Each indexed document's path -> (id, content hash)."""
+    return {path: (doc_id, digest)
+            for doc_id, path, digest in conn.execute("SELECT id, path, hash FROM documents")}
+
+
+def chunks_without_vectors(conn: sqlite3.Connection) -> list[tuple[str, str, str, str]]:
+    """(hash, title, heading, text) of the chunks that have no vector (after an embedder
+    change, or a database restored from a copy)."""
+    return conn.execute(
+        "SELECT c.hash, c.title, c.heading, c.text FROM chunks c "
+        "LEFT JOIN vectors v ON v.hash = c.hash WHERE v.hash IS NULL"
+    ).fetchall()
+
+
+def hashes_with_vectors(conn: sqlite3.Connection, hashes: list[str]) -> set[str]:
+    """The ones of ``hashes`` that have a vector already."""
+    have: set[str] = set()
+    for s in range(0, len(hashes), 500):  # SQLite's limit on bound parameters
+        part = hashes[s : s + 500]
+        marks = ",".join("?" * len(part))
+        have.update(r[0] for r in conn.execute(
+            f"SELECT hash FROM vectors WHERE hash IN ({marks})", part))
+    return have
+
+
+def put_vectors(conn: sqlite3.Connection, rows: list[tuple[str, np.ndarray]]) -> None:
+    """Store each (hash, vector), committed: a kill loses only the batch in hand."""
+    with conn:
+        conn.executemany("INSERT OR REPLACE INTO vectors(hash, vec) VALUES(?, ?)",
+                         [(h, v.astype("float32").tobytes()) for h, v in rows])
+
+
+def rename_document(conn: sqlite3.Connection, doc_id: int, path: str, mtime: float) -> None:
+    conn.execute("UPDATE documents SET path = ?, mtime = ? WHERE id = ?", (path, mtime, doc_id))
+
+
+def delete_document(conn: sqlite3.Connection, doc_id: int) -> None:
+    conn.execute(
+        "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE doc_id = ?)", (doc_id,)
+    )
+    conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+    conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+
+
+@dataclass
+class NewChunk:
+    ord: int
+    title: str
+    heading: str
+    text: str
+    line_start: int
+    line_end: int
+    page: int | None
+    hash: str  # of the text embedded
+    tokens: str  # the full-text index's tokens, space-separated
+
+
+def insert_document(conn: sqlite3.Connection, path: str, digest: str, size: int,
+                    mtime: float, title: str, chunks: list[NewChunk], now: float) -> None:
+    cur = conn.execute(
+        "INSERT INTO documents(path, hash, size, mtime, title, n_chunks, indexed_at) "
+        "VALUES(?, ?, ?, ?, ?, ?, ?)",
+        (path, digest, size, mtime, title, len(chunks), now),
+    )
+    doc_id = cur.lastrowid
+    for c in chunks:
+        cur = conn.execute(
+            "INSERT INTO chunks(doc_id, ord, title, heading, text, line_start, line_end, page, "
+            "hash) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (doc_id, c.ord, c.title, c.heading, c.text, c.line_start, c.line_end, c.page,
+             c.hash),
+        )
+        conn.execute("INSERT INTO chunks_fts(rowid, tokens) VALUES(?, ?)",
+                     (cur.lastrowid, c.tokens))
+
+
+def drop_unused_vectors(conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM vectors WHERE hash NOT IN (SELECT hash FROM chunks)")
+
+
+def count(conn: sqlite3.Connection, table: str) -> int:
+    """Rows in ``table`` (documents, chunks, vectors or chunks_fts)."""
+    if table not in ("documents", "chunks", "vectors", "chunks_fts"):
+        raise ValueError(table)
+    return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
 def write_manifest_file(index_dir: Path, data: dict) -> None:
     write_json_atomic(Path(index_dir) / "manifest.json", data)
 

@@ -27,6 +27,33 @@ if "TIKTOKEN_CACHE_DIR" not in os.environ and _tiktoken_dir():
     os.environ["TIKTOKEN_CACHE_DIR"] = str(_tiktoken_dir())
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+# What a test may leave behind in the process that the next one would see.
+_OUTSIDE_SETTINGS = ("ASSISTANT_SHARED",)  # test-only variables, not settings
+
+
+def has_cl100k() -> bool:
+    """Whether tiktoken's cl100k_base file is on this machine (a fresh clone may not have
+    it: token counts then fall back, announced, and tests that need the file say so)."""
+    from assistant.text.counting import cl100k
+
+    return cl100k()[0] is not None
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path_factory):
+    """Each test starts from the defaults: no ASSISTANT_* variable of the shell running
+    pytest, no assistant.toml of the folder it runs in, no notice announced before."""
+    from assistant import notices
+    from assistant.settings import Settings
+
+    for name in list(os.environ):
+        if name.startswith("ASSISTANT_") and name not in _OUTSIDE_SETTINGS:
+            monkeypatch.delenv(name)
+    no_toml = tmp_path_factory.getbasetemp() / "no-assistant.toml"
+    monkeypatch.setitem(Settings.model_config, "toml_file", no_toml)
+    notices.reset()
+    yield
+    notices.reset()
 
 
 @pytest.fixture

@@ -452,7 +452,7 @@ def _check_fresh(conn, settings) -> list[Check]:
     if not corpus.is_dir():
         return [Check("index", "corpus", WARN, f"the corpus folder {corpus} does not exist",
                       "create it, or pass --corpus DIR")]
-    files = scan_corpus(corpus, max_file_bytes(), [], exclude=settings.index)
+    files = scan_corpus(corpus, max_file_bytes(settings), [], exclude=settings.index)
     on_disk = {rel: f.hash for rel, f in files.items()}
     in_db = dict(conn.execute("SELECT path, hash FROM documents").fetchall())
     # A file the last run could not load, unchanged since, is neither new nor changed.

@@ -35,6 +35,7 @@ from assistant.atomic import write_json_atomic
 from assistant.errors import AssistantError
 from assistant.hub import files as hub
 from assistant.hub.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
+from assistant.settings import DEFAULT_EMBEDDER, Settings
 from assistant.text import counting
 
 MANIFEST_NAME = "pull-manifest.json"
@@ -546,8 +547,9 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 
 def tiktoken_url() -> str:
-    """cl100k_base's public URL, or ``ASSISTANT_TIKTOKEN_URL`` (a mirror; tests)."""
-    return os.environ.get("ASSISTANT_TIKTOKEN_URL") or counting.TIKTOKEN_URL
+    """cl100k_base's public URL, or ``Settings.tiktoken_url`` (``ASSISTANT_TIKTOKEN_URL``: a
+    mirror; tests)."""
+    return Settings().tiktoken_url
 
 
 def pull_tiktoken(models_dir: Path, *, progress: bool = True, client=None,
@@ -641,8 +643,6 @@ def plan(model: str | None = None, embedder: str | None = None, everything: bool
     extractive answers). ``--model`` and ``--embedder`` fetch just those, and tiktoken,
     which is small and always needed. ``--all``: every preset, the embedder and tiktoken.
     """
-    from assistant.settings import DEFAULT_EMBEDDER
-
     default_embedder = default_embedder or DEFAULT_EMBEDDER
     default_model = DEFAULT_PRESET if default_model is None else default_model
     p = Plan()

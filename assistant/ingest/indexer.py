@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant import notices, store
+from assistant.embed.load import load_embedder
 from assistant.errors import AssistantError
 from assistant.ingest.chunking import Chunk, chunk_document
 from assistant.ingest.loaders import SUPPORTED_SUFFIXES, LoadError, load_document
@@ -70,9 +71,10 @@ class CorpusFile:
     hash: str
 
 
-def max_file_bytes() -> int:
-    """Files larger than this are skipped: ``ASSISTANT_MAX_FILE_MB`` (default 10) MB."""
-    return int(float(os.environ.get("ASSISTANT_MAX_FILE_MB", "10")) * 2**20)
+def max_file_bytes(settings: Settings | None = None) -> int:
+    """Files larger than this are skipped: ``Settings.max_file_mb`` (``ASSISTANT_MAX_FILE_MB``,
+    default 10) MB."""
+    return int((settings or Settings()).max_file_mb * 2**20)
 
 
 def corpus_files(corpus: Path, exclude: Path | None = None) -> Iterator[tuple[str, Path]]:
@@ -154,8 +156,6 @@ def _bar(total: int, desc: str):
 
 def run_index(settings: Settings, progress: Progress | None = None, embedder=None) -> IndexReport:
     """Bring ``settings.index`` up to date with ``settings.corpus``."""
-    from assistant.embed.load import load_embedder
-
     t0 = time.perf_counter()
     report = IndexReport()
     embedder = embedder or load_embedder(settings.embedder, settings.models_dir, settings.threads,
@@ -189,16 +189,13 @@ def _reconcile_manifest(conn, old: dict, new: dict, report: IndexReport) -> bool
     if not old:
         return False
     if old.get("schema_version") != new["schema_version"]:
-        conn.executescript(
-            "DELETE FROM chunks; DELETE FROM documents; DELETE FROM vectors; "
-            "DELETE FROM chunks_fts;"
-        )
+        store.clear_everything(conn)
         report.rebuilt.append("index format changed: rebuilt from scratch")
         return True
     old = {"embedder_backend": "torch", **old}  # indexes from before the ONNX backend
     ident = ("embedder", "embedder_backend", "dim")
     if any(old.get(k) != new[k] for k in ident):
-        conn.execute("DELETE FROM vectors")
+        store.clear_vectors(conn)
         was = f"{old.get('embedder')} ({old.get('embedder_backend', 'torch')})"
         now = f"{new['embedder']} ({new['embedder_backend']})"
         report.rebuilt.append(
@@ -214,23 +211,44 @@ def _reconcile_manifest(conn, old: dict, new: dict, report: IndexReport) -> bool
     return False
 
 
+@dataclass
+class _Plan:
+    """What an index run changes, by path: the diff of the folder against the index."""
+
+    on_disk: dict[str, CorpusFile]
+    in_db: dict[str, tuple[int, str]]  # path -> (document id, content hash)
+    new: dict[str, CorpusFile]
+    gone: dict[str, tuple[int, str]]
+    changed: list[str]
+    renames: list[tuple[str, str, int]]  # (old path, new path, document id)
+
+    @property
+    def renamed(self) -> dict[str, int]:
+        return {new_path: doc_id for _, new_path, doc_id in self.renames}
+
+
 def _run(conn, settings, embedder, count_tokens, manifest, report, progress) -> None:
     old_manifest = store.manifest(conn)
     rechunk_all = _reconcile_manifest(conn, old_manifest, manifest, report)
     for why in report.rebuilt:
         notices.announce(f"rebuild:{why}", why)
+    on_disk = scan_corpus(settings.corpus, max_file_bytes(settings), report.skipped,
+                          settings.index)
+    plan = _plan(on_disk, store.document_ids(conn), rechunk_all, report)
+    to_write = _load_and_chunk(plan, settings, embedder, count_tokens, report, progress)
+    _embed_missing(conn, embedder, to_write, report, progress)
+    gen = _commit(conn, plan, to_write, report, manifest, old_manifest, settings)
+    report.chunks_total = store.count(conn, "chunks")
+    store.write_manifest_file(settings.index, {**manifest, "generation": gen})
+    ensure_faiss(conn, settings.index, embedder.dim, embedder.name)
 
-    max_bytes = max_file_bytes()
-    on_disk = scan_corpus(settings.corpus, max_bytes, report.skipped, settings.index)
-    in_db = {
-        path: (doc_id, digest)
-        for doc_id, path, digest in conn.execute("SELECT id, path, hash FROM documents")
-    }
 
-    # Diff by path, then pair vanished paths with new paths of the same content: renames.
+def _plan(on_disk: dict[str, CorpusFile], in_db: dict[str, tuple[int, str]],
+          rechunk_all: bool, report: IndexReport) -> _Plan:
+    """Diff by path, then pair vanished paths with new paths of the same content: renames."""
     gone = {p: v for p, v in in_db.items() if p not in on_disk}
     new = {p: f for p, f in on_disk.items() if p not in in_db}
-    by_hash = {}
+    by_hash: dict[str, list[tuple[str, int]]] = {}
     for p, (doc_id, digest) in gone.items():
         by_hash.setdefault(digest, []).append((p, doc_id))
     renames: list[tuple[str, str, int]] = []
@@ -240,27 +258,29 @@ def _run(conn, settings, embedder, count_tokens, manifest, report, progress) -> 
             renames.append((old_path, p, doc_id))
             del gone[old_path]
             del new[p]
-    renamed = {new_path: doc_id for _, new_path, doc_id in renames}
     changed = [p for p, f in on_disk.items() if p in in_db and in_db[p][1] != f.hash]
     if rechunk_all:
-        changed = [p for p in on_disk if p in in_db] + list(renamed)
+        changed = [p for p in on_disk if p in in_db] + [new_path for _, new_path, _ in renames]
     report.unchanged = len(on_disk) - len(new) - len(changed) - (
         0 if rechunk_all else len(renames)
     )
+    return _Plan(on_disk, in_db, new, gone, changed, renames)
 
-    # Load and chunk what is new or changed; a bad file is reported and left out.
+
+def _load_and_chunk(plan: _Plan, settings, embedder, count_tokens, report: IndexReport,
+                    progress) -> dict[str, tuple[CorpusFile, str, list[Chunk]]]:
+    """Load and chunk what is new or changed; a bad file is reported and left out."""
     to_write: dict[str, tuple[CorpusFile, str, list[Chunk]]] = {}
-    embed_max = embedder.max_tokens  # chunking keeps its own margin below it
-    work = [*new, *changed]
+    work = [*plan.new, *plan.changed]
     for i, rel in enumerate(work):
-        f = on_disk[rel]
+        f = plan.on_disk[rel]
         if progress:
             progress("reading", i, len(work))
         try:
             doc = load_document(f.path, rel)
-            chunks = chunk_document(
-                doc, count_tokens, settings.chunk_tokens, embedder.count_tokens, embed_max
-            )
+            # The embedder's own limit as is: chunking keeps its own margin below it.
+            chunks = chunk_document(doc, count_tokens, settings.chunk_tokens,
+                                    embedder.count_tokens, embedder.max_tokens)
         except LoadError as e:
             report.skipped.append({"path": rel, "reason": str(e)})
             continue
@@ -268,63 +288,60 @@ def _run(conn, settings, embedder, count_tokens, manifest, report, progress) -> 
             report.skipped.append({"path": rel, "reason": "no text found"})
             continue
         to_write[rel] = (f, doc.title, chunks)
+    return to_write
 
-    # Embed every chunk text not embedded before (content-addressed: no duplicates).
+
+def _embed_missing(conn, embedder, to_write, report: IndexReport, progress) -> None:
+    """Embed every chunk text not embedded before (content-addressed: no duplicates),
+    and the chunks indexed without a vector: nothing else is embedded again."""
     need: dict[str, str] = {}
     for _, _, chunks in to_write.values():
         for c in chunks:
             need.setdefault(chunk_hash(c), c.indexed_text())
-    # Chunks already indexed but without a vector: after an embedder change, or a
-    # database restored from a copy. They are embedded again, nothing else is.
-    for digest, title, heading, text in conn.execute(
-        "SELECT c.hash, c.title, c.heading, c.text FROM chunks c "
-        "LEFT JOIN vectors v ON v.hash = c.hash WHERE v.hash IS NULL"
-    ):
+    for digest, title, heading, text in store.chunks_without_vectors(conn):
         need.setdefault(digest, Chunk("", title, heading, text, 0, 0).indexed_text())
-    have = set()
-    hashes = list(need)
-    for s in range(0, len(hashes), 500):
-        part = hashes[s : s + 500]
-        marks = ",".join("?" * len(part))
-        have.update(
-            r[0] for r in conn.execute(f"SELECT hash FROM vectors WHERE hash IN ({marks})", part)
-        )
-    missing = [h for h in hashes if h not in have]
-    _embed(conn, embedder, [(h, need[h]) for h in missing], report, progress)
+    have = store.hashes_with_vectors(conn, list(need))
+    _embed(conn, embedder, [(h, t) for h, t in need.items() if h not in have], report,
+           progress)
 
-    # Apply every document change in one transaction.
+
+def _commit(conn, plan: _Plan, to_write, report: IndexReport, manifest: dict,
+            old_manifest: dict, settings) -> int:
+    """Apply every document change in one transaction; return the new generation."""
     now = time.time()
     with conn:
-        for old_path, new_path, doc_id in renames:
-            f = on_disk[new_path]
-            conn.execute(
-                "UPDATE documents SET path = ?, mtime = ? WHERE id = ?", (new_path, f.mtime, doc_id)
-            )
+        for old_path, new_path, doc_id in plan.renames:
+            store.rename_document(conn, doc_id, new_path, plan.on_disk[new_path].mtime)
             report.renamed.append((old_path, new_path))
         failed = {s["path"] for s in report.skipped}
-        for rel in [*gone, *(p for p in changed if p in failed)]:
-            if rel in in_db:
-                _delete_doc(conn, in_db[rel][0])
+        for rel in [*plan.gone, *(p for p in plan.changed if p in failed)]:
+            if rel in plan.in_db:
+                store.delete_document(conn, plan.in_db[rel][0])
                 report.removed.append(rel)
+        renamed = plan.renamed
         for rel, (f, title, chunks) in to_write.items():
-            if rel in in_db:
-                _delete_doc(conn, in_db[rel][0])
+            if rel in plan.in_db:
+                store.delete_document(conn, plan.in_db[rel][0])
                 report.changed.append(rel)
             elif rel in renamed:  # re-chunked under its new name (moved above)
-                _delete_doc(conn, renamed[rel])
+                store.delete_document(conn, renamed[rel])
             else:
                 report.added.append(rel)
-            _insert_doc(conn, f, title, chunks, now)
-        conn.execute("DELETE FROM vectors WHERE hash NOT IN (SELECT hash FROM chunks)")
+            store.insert_document(conn, f.rel, f.hash, f.size, f.mtime, title,
+                                  [_new_chunk(c) for c in chunks], now)
+        store.drop_unused_vectors(conn)
         touched = (report.added or report.changed or report.removed or report.renamed
                    or report.chunks_embedded or report.rebuilt)
         gen = store.generation(conn) + (1 if touched or not old_manifest else 0)
+        unloadable = _unloadable(settings.corpus, plan.on_disk, report.skipped)
         store.set_meta(conn, generation=gen, manifest=json.dumps(manifest),
-                       skipped=json.dumps(_unloadable(settings.corpus, on_disk, report.skipped),
-                                          ensure_ascii=False))
-    report.chunks_total = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-    store.write_manifest_file(settings.index, {**manifest, "generation": gen})
-    ensure_faiss(conn, settings.index, embedder.dim, embedder.name)
+                       skipped=json.dumps(unloadable, ensure_ascii=False))
+    return gen
+
+
+def _new_chunk(c: Chunk) -> store.NewChunk:
+    return store.NewChunk(c.ord, c.title, c.heading, c.text, c.line_start, c.line_end, c.page,
+                          chunk_hash(c), " ".join(tokenize(c.indexed_text())))
 
 
 def _unloadable(corpus: Path, on_disk: dict[str, CorpusFile], skipped: list[dict]) -> dict:
@@ -346,34 +363,6 @@ def _unloadable(corpus: Path, on_disk: dict[str, CorpusFile], skipped: list[dict
     return out
 
 
-def _delete_doc(conn, doc_id: int) -> None:
-    conn.execute(
-        "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE doc_id = ?)", (doc_id,)
-    )
-    conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
-    conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
-
-
-def _insert_doc(conn, f: CorpusFile, title: str, chunks: list[Chunk], now: float) -> None:
-    cur = conn.execute(
-        "INSERT INTO documents(path, hash, size, mtime, title, n_chunks, indexed_at) "
-        "VALUES(?, ?, ?, ?, ?, ?, ?)",
-        (f.rel, f.hash, f.size, f.mtime, title, len(chunks), now),
-    )
-    doc_id = cur.lastrowid
-    for c in chunks:
-        cur = conn.execute(
-            "INSERT INTO chunks(doc_id, ord, title, heading, text, line_start, line_end, page, "
-            "hash) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (doc_id, c.ord, c.title, c.heading, c.text, c.line_start, c.line_end, c.page,
-             chunk_hash(c)),
-        )
-        conn.execute(
-            "INSERT INTO chunks_fts(rowid, tokens) VALUES(?, ?)",
-            (cur.lastrowid, " ".join(tokenize(c.indexed_text()))),
-        )
-
-
 def _embed(conn, embedder, items: list[tuple[str, str]], report, progress) -> None:
     """Embed ``(hash, text)`` pairs, committing every batch so a kill loses little."""
     if not items:
@@ -385,11 +374,7 @@ def _embed(conn, embedder, items: list[tuple[str, str]], report, progress) -> No
     for s in range(0, len(items), step):
         part = items[s : s + step]
         vecs = embedder.embed_passages([t for _, t in part])
-        with conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO vectors(hash, vec) VALUES(?, ?)",
-                [(h, v.astype("float32").tobytes()) for (h, _), v in zip(part, vecs, strict=True)],
-            )
+        store.put_vectors(conn, [(h, v) for (h, _), v in zip(part, vecs, strict=True)])
         report.chunks_embedded += len(part)
         bar.update(len(part))
         if progress:

@@ -165,7 +165,6 @@ def test_system_role_is_folded_for_templates_without_one(tmp_path):
 
 
 def test_gguf_without_template_uses_the_preset_one_or_says_so(tmp_path, tiny_path):
-    notices.reset()
     bare = build_tiny_gguf(tmp_path / "phi-2.Q4_K_M.gguf", chat_template=None)
     gen = LlamaCppGenerator(bare, n_ctx=256, threads=1)  # named like the phi-2 preset
     prompt = gen._formatter(messages=QUESTION).prompt
@@ -226,7 +225,6 @@ def test_the_servers_context_window_is_a_setting(tmp_path):
 
 
 def test_missing_model_falls_back_to_extractive_once(tmp_path, empty_hf_cache, no_download, capsys):
-    notices.reset()
     settings = _settings(tmp_path)
     assert resolve_generator(settings) is None
     assert resolve_generator(settings) is None
@@ -240,7 +238,6 @@ def test_missing_model_falls_back_to_extractive_once(tmp_path, empty_hf_cache, n
 
 
 def test_missing_gguf_path_falls_back_with_advice(tmp_path, no_download):
-    notices.reset()
     assert resolve_generator(_settings(tmp_path, model=str(tmp_path / "x.gguf"))) is None
     (message,) = notices.active()
     assert "x.gguf" in message and "check the path" in message
