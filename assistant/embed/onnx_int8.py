@@ -465,112 +465,15 @@ def _export(model_dir, onnx_path, name, quantize, spec, tmp, t0) -> dict:
         import onnx  # noqa: F401  (needed by the exporter and the quantizer)
         import onnxruntime
         import torch
-        from sentence_transformers import SentenceTransformer
     except ImportError as e:
         raise OnnxExportError(f"missing package for the ONNX export: {e.name}") from e
 
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:  # eager attention exports to the pattern onnxruntime fuses into Attention
-            st = SentenceTransformer(
-                str(model_dir), device="cpu", model_kwargs={"attn_implementation": "eager"}
-            )
-        except (TypeError, ValueError):
-            st = SentenceTransformer(str(model_dir), device="cpu")
-    st.eval()
-    first = st[0]
-    hf_model = getattr(first, "auto_model", None) or first.model
-    hf_model.eval()
-    tokenizer = first.tokenizer
-    config = hf_model.config
-    ref = st.encode(
-        list(_PROBES),
-        batch_size=len(_PROBES),
-        normalize_embeddings=True,
-        convert_to_numpy=True,
-        show_progress_bar=False,
-    ).astype(np.float32)
-    dim = int(ref.shape[1])
-
-    import inspect
-
-    accepted = set(inspect.signature(hf_model.forward).parameters)
-    probe = tokenizer(["a b", "c"], padding=True, return_tensors="pt")
-    input_names = [
-        k for k in ("input_ids", "attention_mask", "token_type_ids") if k in probe and k in accepted
-    ]
-    if input_names[:2] != ["input_ids", "attention_mask"]:
-        raise OnnxExportError(f"unexpected model inputs {sorted(probe.keys())}")
-
-    class _Hidden(torch.nn.Module):
-        def __init__(self, model):
-            super().__init__()
-            self.model = model
-
-        def forward(self, *args):
-            out = self.model(**dict(zip(input_names, args, strict=True)), return_dict=True)
-            return out[0]
-
-    ids = torch.full((2, 16), int(tokenizer.pad_token_id or 0), dtype=torch.long)
-    ids[:, 0] = int(tokenizer.cls_token_id or 0)
-    ids[0, 1:15] = 1000 + torch.arange(14)
-    ids[1, 1:9] = 1200 + torch.arange(8)
-    mask = (ids != int(tokenizer.pad_token_id or 0)).long()
-    mask[:, 0] = 1
-    dummy = {"input_ids": ids, "attention_mask": mask, "token_type_ids": torch.zeros_like(ids)}
-    args = tuple(dummy[k] for k in input_names)
-    axes = {k: {0: "batch", 1: "sequence"} for k in [*input_names, "last_hidden_state"]}
-    wrapper = _Hidden(hf_model).eval()
-    errors = []
-    for dynamo in (False, True):  # the legacy exporter's graph is the one ORT fuses
-        try:
-            kwargs: dict[str, Any] = {"dynamo": dynamo}
-            if dynamo:
-                kwargs["dynamic_shapes"] = tuple({0: "batch", 1: "sequence"} for _ in args)
-            else:
-                kwargs["dynamic_axes"] = axes
-            with warnings.catch_warnings(), torch.no_grad():
-                warnings.simplefilter("ignore")
-                torch.onnx.export(
-                    wrapper,
-                    args,
-                    str(tmp["raw"]),
-                    input_names=input_names,
-                    output_names=["last_hidden_state"],
-                    opset_version=OPSET,
-                    do_constant_folding=True,
-                    **kwargs,
-                )
-            break
-        except Exception as e:
-            errors.append(f"{'dynamo' if dynamo else 'legacy'} exporter: {e!r}"[:500])
-    else:
-        raise OnnxExportError("torch.onnx.export failed: " + " | ".join(errors))
+    hf_model, tokenizer, ref = _reference(model_dir)
+    input_names = _input_names(hf_model, tokenizer)
+    _torch_export(hf_model, tokenizer, input_names, tmp["raw"])
     export_s = time.perf_counter() - t0
-
-    fused = _fuse(tmp["raw"], tmp["fused"], config)
-    candidates = ([tmp["fused"]] if fused else []) + [tmp["raw"]]
-    problems = []
-    for src in candidates:
-        if quantize:
-            out = tmp["q"] if src == tmp["fused"] else tmp["qraw"]
-            _quantize(src, out)
-        else:
-            out = src
-        cos = _validate(out, model_dir, spec, ref)
-        floor = MIN_COSINE["onnx-int8" if quantize else "onnx-fp32"]
-        if float(cos.min()) >= floor:
-            break
-        problems.append(
-            f"{'fused' if src == tmp['fused'] else 'plain'} graph: min cosine "
-            f"{cos.min():.4f} < {floor}"
-        )
-        log.info("ONNX candidate rejected: %s", problems[-1])
-    else:
-        raise OnnxExportError(
-            "the ONNX model does not reproduce sentence-transformers: " + "; ".join(problems)
-        )
+    fused = _fuse(tmp["raw"], tmp["fused"], hf_model.config)
+    out, src, cos = _best_candidate(tmp, fused, quantize, model_dir, spec, ref)
     os.replace(out, onnx_path)
     files = _model_files(model_dir, spec)
     info = {
@@ -597,7 +500,7 @@ def _export(model_dir, onnx_path, name, quantize, spec, tmp, t0) -> dict:
         "onnx_sha256": _sha256([onnx_path]),
         "onnx_size": onnx_path.stat().st_size,
         "inputs": input_names,
-        "dim": dim,
+        "dim": int(ref.shape[1]),
         "spec": asdict(spec),
         "probe_cosine": {"mean": round(float(cos.mean()), 5), "min": round(float(cos.min()), 5)},
         "export_seconds": {
@@ -613,6 +516,123 @@ def _export(model_dir, onnx_path, name, quantize, spec, tmp, t0) -> dict:
     }
     log.info("exported %s to %s in %.1fs", name or model_dir, onnx_path, time.perf_counter() - t0)
     return info
+
+
+def _reference(model_dir: Path):
+    """(transformer, tokenizer, reference vectors of the probes) from sentence-transformers."""
+    from sentence_transformers import SentenceTransformer
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:  # eager attention exports to the pattern onnxruntime fuses into Attention
+            st = SentenceTransformer(
+                str(model_dir), device="cpu", model_kwargs={"attn_implementation": "eager"}
+            )
+        except (TypeError, ValueError):
+            st = SentenceTransformer(str(model_dir), device="cpu")
+    st.eval()
+    first = st[0]
+    hf_model = getattr(first, "auto_model", None) or first.model
+    hf_model.eval()
+    ref = st.encode(
+        list(_PROBES),
+        batch_size=len(_PROBES),
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    ).astype(np.float32)
+    return hf_model, first.tokenizer, ref
+
+
+def _input_names(hf_model, tokenizer) -> list[str]:
+    """The inputs the transformer takes, of input_ids, attention_mask, token_type_ids."""
+    import inspect
+
+    accepted = set(inspect.signature(hf_model.forward).parameters)
+    probe = tokenizer(["a b", "c"], padding=True, return_tensors="pt")
+    names = [
+        k for k in ("input_ids", "attention_mask", "token_type_ids") if k in probe and k in accepted
+    ]
+    if names[:2] != ["input_ids", "attention_mask"]:
+        raise OnnxExportError(f"unexpected model inputs {sorted(probe.keys())}")
+    return names
+
+
+def _torch_export(hf_model, tokenizer, input_names: list[str], raw: Path) -> None:
+    """The transformer's last hidden state as ONNX, batch and sequence axes dynamic."""
+    import torch
+
+    class _Hidden(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, *args):
+            out = self.model(**dict(zip(input_names, args, strict=True)), return_dict=True)
+            return out[0]
+
+    pad = int(tokenizer.pad_token_id or 0)
+    ids = torch.full((2, 16), pad, dtype=torch.long)
+    ids[:, 0] = int(tokenizer.cls_token_id or 0)
+    ids[0, 1:15] = 1000 + torch.arange(14)
+    ids[1, 1:9] = 1200 + torch.arange(8)
+    mask = (ids != pad).long()
+    mask[:, 0] = 1
+    dummy = {"input_ids": ids, "attention_mask": mask, "token_type_ids": torch.zeros_like(ids)}
+    args = tuple(dummy[k] for k in input_names)
+    axes = {k: {0: "batch", 1: "sequence"} for k in [*input_names, "last_hidden_state"]}
+    wrapper = _Hidden(hf_model).eval()
+    errors = []
+    for dynamo in (False, True):  # the legacy exporter's graph is the one ORT fuses
+        try:
+            kwargs: dict[str, Any] = {"dynamo": dynamo}
+            if dynamo:
+                kwargs["dynamic_shapes"] = tuple({0: "batch", 1: "sequence"} for _ in args)
+            else:
+                kwargs["dynamic_axes"] = axes
+            with warnings.catch_warnings(), torch.no_grad():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(
+                    wrapper,
+                    args,
+                    str(raw),
+                    input_names=input_names,
+                    output_names=["last_hidden_state"],
+                    opset_version=OPSET,
+                    do_constant_folding=True,
+                    **kwargs,
+                )
+            return
+        except Exception as e:
+            errors.append(f"{'dynamo' if dynamo else 'legacy'} exporter: {e!r}"[:500])
+    raise OnnxExportError("torch.onnx.export failed: " + " | ".join(errors))
+
+
+def _best_candidate(tmp: dict[str, Path], fused: bool, quantize: bool, model_dir: Path,
+                    spec: SentenceModelSpec, ref: np.ndarray):
+    """(file, the graph it came from, probe cosines) of the first graph, fused first, that
+    reproduces sentence-transformers on the probes."""
+    candidates = ([tmp["fused"]] if fused else []) + [tmp["raw"]]
+    problems = []
+    for src in candidates:
+        if quantize:
+            out = tmp["q"] if src == tmp["fused"] else tmp["qraw"]
+            _quantize(src, out)
+        else:
+            out = src
+        cos = _validate(out, model_dir, spec, ref)
+        floor = MIN_COSINE["onnx-int8" if quantize else "onnx-fp32"]
+        if float(cos.min()) >= floor:
+            return out, src, cos
+        problems.append(
+            f"{'fused' if src == tmp['fused'] else 'plain'} graph: min cosine "
+            f"{cos.min():.4f} < {floor}"
+        )
+        log.info("ONNX candidate rejected: %s", problems[-1])
+    raise OnnxExportError(
+        "the ONNX model does not reproduce sentence-transformers: " + "; ".join(problems)
+    )
 
 
 @contextlib.contextmanager

@@ -466,54 +466,82 @@ def pull_embedder(name: str, models_dir: Path, *, progress: bool = True, client=
                 "(no modules.json or config.json)",
                 hint="pick a sentence-transformers model, e.g. intfloat/multilingual-e5-small",
             )
-        todo: list[hub.RemoteFile] = []
-        staging.mkdir(parents=True, exist_ok=True)
-        for f in wanted:
-            target = staging / f.path
-            done = final / f.path
-            if _matches(target, f, None):
-                continue
-            if _matches(done, f, manifest.get(prefix + f.path)):
-                target.parent.mkdir(parents=True, exist_ok=True)
-                _link_or_copy(done, target)
-                continue
-            todo.append(f)
-        total = sum(f.size or 0 for f in wanted)
-        need = sum(
-            (f.size or 0) - _part_size(staging / f.path) for f in todo
-        )
-        _check_space(models_dir, need, repo)
-        fetched = 0
-        records: dict[str, dict] = {}
-        with _Bar(total, repo, total - need, progress and bool(todo)) as bar:
-            for f in todo:
-                url = hub.resolve_url(repo, f.path, info.commit or "main")
-                got = fetch(c, url, staging / f.path, size=f.size, sha256=f.sha256,
-                            blob_id=None if f.sha256 else f.blob_id,
-                            headers=hub.hub_headers(), bar=bar)
-                fetched += got.size - got.resumed_from
-                records[f.path] = {"sha256": got.sha256}
-        # Every file verified: swap the folder in whole, so a half-pulled model is never
-        # found by the resolver.
-        old = final.with_name(f".{final.name}.old")
-        if final.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(final, old)
-        os.replace(staging, final)
-        shutil.rmtree(old, ignore_errors=True)
-        manifest.forget(prefix)
-        for f in wanted:
-            path = final / f.path
-            sha = records.get(f.path, {}).get("sha256") or f.sha256 or sha256_file(path)
-            manifest.files[prefix + f.path] = {
-                "kind": "embedder", "repo": repo, "file": f.path, "revision": info.revision,
-                "commit": info.commit, "sha256": sha, "blob_id": f.blob_id,
-                "size": path.stat().st_size, "url": hub.resolve_url(repo, f.path, info.revision),
-                "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            }
-        manifest.save()
+        todo = _embedder_todo(wanted, staging, final, manifest, prefix)
+        fetched = _fetch_embedder_files(c, repo, info, wanted, todo, staging, models_dir,
+                                        progress)
+        _swap_in(staging, final)
+        _record_embedder(manifest, prefix, repo, info, wanted, final, fetched.records)
     status = "downloaded" if todo else "present"
-    return PullResult("embedder", name, final, status, fetched)
+    return PullResult("embedder", name, final, status, fetched.bytes)
+
+
+def _embedder_todo(wanted: list[hub.RemoteFile], staging: Path, final: Path,
+                   manifest: Manifest, prefix: str) -> list[hub.RemoteFile]:
+    """The files still to fetch; verified ones already here are linked into ``staging``."""
+    todo: list[hub.RemoteFile] = []
+    staging.mkdir(parents=True, exist_ok=True)
+    for f in wanted:
+        target = staging / f.path
+        done = final / f.path
+        if _matches(target, f, None):
+            continue
+        if _matches(done, f, manifest.get(prefix + f.path)):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _link_or_copy(done, target)
+            continue
+        todo.append(f)
+    return todo
+
+
+@dataclass
+class _Fetched:
+    bytes: int
+    records: dict[str, dict]  # path -> {"sha256": ...} of each file fetched
+
+
+def _fetch_embedder_files(c, repo: str, info, wanted, todo, staging: Path,
+                          models_dir: Path, progress: bool) -> _Fetched:
+    total = sum(f.size or 0 for f in wanted)
+    need = sum((f.size or 0) - _part_size(staging / f.path) for f in todo)
+    _check_space(models_dir, need, repo)
+    fetched = 0
+    records: dict[str, dict] = {}
+    with _Bar(total, repo, total - need, progress and bool(todo)) as bar:
+        for f in todo:
+            url = hub.resolve_url(repo, f.path, info.commit or "main")
+            got = fetch(c, url, staging / f.path, size=f.size, sha256=f.sha256,
+                        blob_id=None if f.sha256 else f.blob_id,
+                        headers=hub.hub_headers(), bar=bar)
+            fetched += got.size - got.resumed_from
+            records[f.path] = {"sha256": got.sha256}
+    return _Fetched(fetched, records)
+
+
+def _swap_in(staging: Path, final: Path) -> None:
+    """Every file verified: swap the folder in whole, so a half-pulled model is never
+    found by the resolver."""
+    old = final.with_name(f".{final.name}.old")
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+    os.replace(staging, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _record_embedder(manifest: Manifest, prefix: str, repo: str, info, wanted,
+                     final: Path, records: dict[str, dict]) -> None:
+    manifest.forget(prefix)
+    for f in wanted:
+        path = final / f.path
+        sha = records.get(f.path, {}).get("sha256") or f.sha256 or sha256_file(path)
+        manifest.files[prefix + f.path] = {
+            "kind": "embedder", "repo": repo, "file": f.path, "revision": info.revision,
+            "commit": info.commit, "sha256": sha, "blob_id": f.blob_id,
+            "size": path.stat().st_size, "url": hub.resolve_url(repo, f.path, info.revision),
+            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+    manifest.save()
+
 
 
 def _embedder_complete(final: Path, manifest: Manifest, prefix: str) -> bool:
