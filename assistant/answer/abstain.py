@@ -23,8 +23,8 @@ threshold is set on a normalised signal, :func:`relevance`:
 - plus, for Latin-script questions with an embedder calibrated here, the cosine of the
   question and the best passage, centred on a typical value for that embedder
   (``Profile.abstain`` in ``embed/base.py``). An English-only embedder says nothing about
-  Chinese (see ``search.dense_weight``), and an uncalibrated embedder's cosines live on another scale,
-  so both get coverage alone.
+  Chinese (see ``search.dense_weight``), and an uncalibrated embedder's cosines live on
+  another scale, so both get coverage alone.
 
 Calibration (all-MiniLM-L6-v2 index, default search, top passage). Unanswerable
 questions: the 2 of ``seeds_dev.jsonl``; 128 CMRC 2018 questions whose passage was left
@@ -78,6 +78,7 @@ from typing import Any
 
 from assistant.embed.base import profile
 from assistant.text.language import CJK
+from assistant.text.sentences import text_sentences
 from assistant.text.tokens import QUERY_STOPWORDS, query_tokens, tokenize
 
 THRESHOLD = 0.42
@@ -371,10 +372,6 @@ def relevance(question: str, hits: Sequence[Any], searcher: Any) -> Relevance:
     return Relevance(round(cov, 4), dense, round(score, 4), missing, round(win, 4), topic)
 
 
-# Sentence ends: Chinese and Latin punctuation, line breaks.
-_SENTENCE = re.compile(r"(?<=[。！？；!?;\n])|(?<=\.)\s+")
-
-
 def window_coverage(
     weights: dict[str, float], head: str, text: str, optional: Collection[str] = (),
     span: int = WINDOW,
@@ -382,7 +379,7 @@ def window_coverage(
     """The best coverage of ``span`` consecutive sentences of ``text`` (each read with
     ``head``, the title and heading): a passage that answers holds the question's words
     together, a near miss scatters them ("北土城站" in a list of stations)."""
-    sents = [x for x in _SENTENCE.split(text) if x.strip()] or [""]
+    sents = [x for x in text_sentences(text) if x.strip()] or [""]
     return max(
         coverage(weights, head + "".join(sents[i : i + span]), optional)[0]
         for i in range(max(1, len(sents) - span + 1))

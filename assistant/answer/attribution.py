@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.answer.citations import _CODE
-from assistant.answer.extractive import _labels, _rejoin_abbreviations, _table_cells
-from assistant.ingest.chunking import split_sentences
+from assistant.answer.extractive import _labels, _table_cells
 from assistant.ingest.loaders import is_table_separator
 from assistant.text.language import CJK_CHARS
+from assistant.text.sentences import split_sentences
 from assistant.text.tokens import QUERY_STOPWORDS, query_tokens, tokenize
 
 Similarity = Callable[[list[str], list[str]], np.ndarray]
@@ -209,9 +209,7 @@ def _split(answer: str, code: list[tuple[int, int]]) -> list[_Sentence]:
             header = not in_table and _labels(cells)
             pieces = [] if header or is_table_separator(line) else [line]
         else:
-            # "St. Lawrence", "e.g. vLLM": the chunker's cut, with the extractive
-            # quoter's abbreviations joined back.
-            pieces = _rejoin_abbreviations(split_sentences(line))
+            pieces = split_sentences(line)
         in_table = cells is not None
         if not pieces:
             pos += len(line)

@@ -30,6 +30,7 @@ from assistant.answer.abstain import names
 from assistant.ingest.loaders import is_table_separator
 from assistant.retrieve import definitions
 from assistant.text.language import CJK, CJK_CHARS
+from assistant.text.sentences import split_sentences
 from assistant.text.tokens import get_jieba
 
 MIN_CHARS = 6  # shorter "sentences" are headings, labels or stray markup
@@ -54,12 +55,6 @@ _CHAR = "\x00"  # prefix that keeps character features apart from one-character 
 
 _CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 _LATIN_WORD = re.compile(r"[a-z0-9]+")
-# A sentence ends after 。！？； (and closing quotes), or after .!? followed by a space, a
-# CJK character or the end: "github.com" and "3.5" are not ends.
-_SENT_END = re.compile(rf"(?<=[。！？；])[”」』）)]*|(?<=[.!?])[”\")]*(?=\s|[{CJK_CHARS}]|$)")
-_ABBREVIATION = re.compile(
-    r"(?:\b(?:St|Mt|Ft|Mr|Mrs|Ms|Dr|Prof|Sr|Jr|No|vs|e\.g|i\.e|U\.S)|(?<![\w.])[A-Z])\.\s*$"
-)
 _CLAUSE_END = re.compile(r"(?<=[，,、：:])")
 
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
@@ -332,7 +327,7 @@ def _table_cells(line: str, in_table: bool = False) -> list[str] | None:
 def _sentences(line: str) -> list[str]:
     line = _clean(_TRAILING_REFERENCE.sub("", line))
     out: list[str] = []
-    for sentence in _rejoin_abbreviations(_SENT_END.split(line)):
+    for sentence in split_sentences(line):
         sentence = sentence.strip()
         if len(sentence) <= MAX_CHARS:
             out.append(sentence)
@@ -345,17 +340,6 @@ def _sentences(line: str) -> list[str]:
             piece += clause
         out.append(piece.strip())
     return [s for s in out if s]
-
-
-def _rejoin_abbreviations(pieces: list[str]) -> list[str]:
-    """Undo splits after "St.", "Dr.", "e.g." or an initial ("J. K. Rowling")."""
-    out: list[str] = []
-    for piece in pieces:
-        if out and _ABBREVIATION.search(out[-1][-8:]):  # the tail only: joins grow it
-            out[-1] += piece
-        else:
-            out.append(piece)
-    return out
 
 
 def _clean(text: str) -> str:
@@ -372,7 +356,7 @@ def _clean(text: str) -> str:
 def _shorten(cell: str) -> str:
     if len(cell) <= CELL_CHARS:
         return cell
-    first = _SENT_END.split(cell, maxsplit=1)[0].strip()
+    first = split_sentences(cell)[0].strip()
     return first if len(first) <= 1.5 * CELL_CHARS else cell[:CELL_CHARS].rstrip() + "…"
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.ingest.loaders import Block, Document, has_text
+from assistant.text.sentences import cut_after, split_sentences
 
 
 @dataclass(frozen=True)
@@ -49,26 +50,7 @@ EMBED_HEADROOM = 2
 
 # ------------------------------------------------------------------------ sentences
 
-_CLOSERS = re.escape("\"'”’)）]」』》")  # closing quotes/brackets stay with the sentence
-_SENTENCE_END_RE = re.compile(rf"(?:[。！？；!?;]+|\.(?=[\s{_CLOSERS}]|$))[{_CLOSERS}]*\s*")
 _COMMA_RE = re.compile(r"[，,、]+\s*")
-
-
-def _cut_after(pattern: re.Pattern[str], text: str) -> list[str]:
-    parts: list[str] = []
-    start = 0
-    for m in pattern.finditer(text):
-        if m.end() > start:
-            parts.append(text[start : m.end()])
-            start = m.end()
-    if start < len(text):
-        parts.append(text[start:])
-    return parts
-
-
-def split_sentences(line: str) -> list[str]:
-    """Sentences of one line, closing punctuation kept; ``"".join`` gives the line back."""
-    return _cut_after(_SENTENCE_END_RE, line)
 
 
 def _bounded_sentences(line: str, max_chars: int) -> list[str]:
@@ -149,7 +131,7 @@ def _hard_split(piece: _Piece, fits: Callable[[str], bool]) -> list[_Piece]:
 
 def _split_piece(piece: _Piece, fits: Callable[[str], bool]) -> list[_Piece]:
     """A piece too long for a chunk: cut at commas, else at the longest prefix that fits."""
-    parts = _cut_after(_COMMA_RE, piece.text)
+    parts = cut_after(_COMMA_RE, piece.text)
     if len(parts) > 1:
         return [
             _Piece(t, piece.line, piece.block, piece.first and k == 0, piece.label and k == 0)

@@ -12,7 +12,8 @@ import pytest
 from default_corpus import CORPUS, DEFAULT_FILES, WORD
 
 from assistant import notices
-from assistant.ingest.chunking import Chunk, chunk_document, split_sentences
+from assistant.ingest.chunking import Chunk, chunk_document
+from assistant.text.sentences import split_sentences
 from assistant.ingest.loaders import Block, Document, decode_text, load_document
 from assistant.text import counting
 from assistant.text.counting import make_token_counter
@@ -307,3 +308,13 @@ def test_make_token_counter_falls_back_and_says_so(
         monkeypatch.undo()
         counting.cl100k.cache_clear()
         notices.reset()
+
+
+def test_one_sentence_splitter_for_every_step():
+    # A "." before a Chinese character ends a sentence; "St." and an initial do not.
+    line = "It runs on CPUs.它也支持 GPU。St. Lawrence met J. K. Rowling. Done; next."
+    assert split_sentences(line) == [
+        "It runs on CPUs.", "它也支持 GPU。", "St. Lawrence met J. K. Rowling. ", "Done; ",
+        "next.",
+    ]
+    assert "".join(split_sentences(line)) == line
