@@ -64,3 +64,29 @@ class FakeGenerator:
             raise reply
         # Pieces of a few characters, as a model streams them.
         return iter([reply[i : i + 3] for i in range(0, len(reply), 3)])
+
+
+class PacedGenerator(FakeGenerator):
+    """A fake local model with a model's pace: it "reads the prompt" for ``read_s``
+    seconds before its first piece, then sends a piece every ``piece_s``; ``read_speed``
+    (prompt tokens per second) is what a measured worker reports for the wait estimate."""
+
+    def __init__(self, *replies: str | Exception, read_s: float = 0.0, piece_s: float = 0.0,
+                 read_speed: float | None = None):
+        super().__init__(*replies)
+        self.read_s, self.piece_s, self.read_speed = read_s, piece_s, read_speed
+
+    def stream(self, messages, *, max_tokens, temperature, stop=None) -> Iterator[str]:
+        import time
+
+        pieces = super().stream(messages, max_tokens=max_tokens, temperature=temperature,
+                                stop=stop)
+
+        def paced() -> Iterator[str]:
+            time.sleep(self.read_s)
+            for i, piece in enumerate(pieces):
+                if i:
+                    time.sleep(self.piece_s)
+                yield piece
+
+        return paced()

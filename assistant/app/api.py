@@ -301,10 +301,13 @@ def install(app: FastAPI, service: Service) -> None:
                                 content_disposition_type="inline", filename=path.name)
         if suffix == ".docx":
             return FileResponse(path, filename=path.name)
+        from assistant.app.i18n import from_accept_language
+
         lo = _int(request.query_params.get("from"))
         hi = _int(request.query_params.get("to")) or lo
+        lang = from_accept_language(request.headers.get("accept-language"))
         return HTMLResponse(
-            source_page(rel, path, lo, hi),
+            source_page(rel, path, lo, hi, lang),
             headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
                      "X-Content-Type-Options": "nosniff"},
         )
@@ -427,7 +430,8 @@ tr { scroll-margin-top: 4.5em; }
 """
 
 
-def source_page(rel: str, path: Path, lo: int | None, hi: int | None) -> str:
+def source_page(rel: str, path: Path, lo: int | None, hi: int | None,
+                lang: str = "en") -> str:
     """One corpus text file as an HTML page with numbered lines, ``lo..hi`` highlighted.
 
     Every character of the document is HTML-escaped: an HTML document is shown as its
@@ -444,10 +448,14 @@ def source_page(rel: str, path: Path, lo: int | None, hi: int | None) -> str:
         cls = ' class="hl"' if lo is not None and hi is not None and lo <= i <= hi else ""
         rows.append(f'<tr id="L{i}"{cls}><td class="n">{i}</td>'
                     f'<td class="t">{html.escape(line)}</td></tr>')
-    where = f" · lines {lo}–{hi}" if lo else ""
+    from assistant.app.i18n import t
+
+    where = ""
+    if lo:
+        where = " · " + (t("line", lang, lo=lo) if lo == hi else t("lines", lang, lo=lo, hi=hi))
     title = html.escape(rel)
     return (
-        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'>"
         f"<meta name='viewport' content='width=device-width'><title>{title}</title>"
         f"<style>{_PAGE_CSS}</style></head><body>"
         f"<header><b>{title}</b> <small>{html.escape(where)}</small></header>"

@@ -41,7 +41,12 @@ CSS = """
 #status-line details.more li { margin: .2rem 0; }
 #status-line code { font-size: .92em; padding: 0 .3em; border-radius: .25em;
   background: var(--background-fill-secondary); user-select: all; }
-#lang { max-width: 11rem; }
+#title-row { align-items: center; }
+#lang { flex-grow: 0 !important; }
+#lang .wrap { flex-wrap: nowrap; gap: .3rem; }
+#lang label { padding: .2rem .6rem; }
+#chat .placeholder-content { text-align: center; }
+#chat .placeholder { margin: 0 auto; max-width: 36rem; }
 #chat .note.warn { color: var(--color-orange-700, #b45309); }
 .dark #chat .note.warn { color: #fbbf24; }
 #chat em.wait { color: var(--body-text-color-subdued); }
