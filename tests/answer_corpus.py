@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import MINILM
+from testenv import MINILM
 
 from assistant.settings import Settings
 

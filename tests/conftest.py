@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from fakes import FakeEmbedder
+from testenv import MINILM
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,17 +27,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 if "TIKTOKEN_CACHE_DIR" not in os.environ and _tiktoken_dir():
     os.environ["TIKTOKEN_CACHE_DIR"] = str(_tiktoken_dir())
 
-MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 # What a test may leave behind in the process that the next one would see.
 _OUTSIDE_SETTINGS = ("ASSISTANT_SHARED",)  # test-only variables, not settings
-
-
-def has_cl100k() -> bool:
-    """Whether tiktoken's cl100k_base file is on this machine (a fresh clone may not have
-    it: token counts then fall back, announced, and tests that need the file say so)."""
-    from assistant.text.counting import cl100k
-
-    return cl100k()[0] is not None
 
 
 @pytest.fixture(autouse=True)

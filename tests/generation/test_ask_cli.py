@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import MINILM
+from testenv import MINILM
 from tiny_gguf import build_corrupt_gguf
 
 from assistant.app.cli import main

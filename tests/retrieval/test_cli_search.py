@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import MINILM, has_cl100k
+from testenv import MINILM, has_cl100k
 
 from assistant.app.cli import main
 

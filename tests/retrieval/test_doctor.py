@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import MINILM
+from testenv import MINILM
 
 from assistant import store
 from assistant.app import cli, doctor

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import has_cl100k
+from testenv import has_cl100k
 
 from assistant import store
 from assistant.ingest.indexer import run_index

@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data" / "web"))
 
-from conftest import MINILM
+from testenv import MINILM
 
 from assistant.app.cli import main
 

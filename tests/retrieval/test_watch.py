@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import MINILM
+from testenv import MINILM
 
 from assistant.ingest.indexer import run_index
 from assistant.ingest.watch import CorpusWatcher, watch_corpus

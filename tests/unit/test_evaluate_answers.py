@@ -8,7 +8,7 @@ import json
 from types import SimpleNamespace as NS
 
 import pytest
-from conftest import MINILM
+from testenv import MINILM
 
 from assistant.app.cli import main
 from assistant.app.evaluate import (

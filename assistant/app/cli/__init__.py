@@ -10,37 +10,15 @@ import sys
 from pathlib import Path
 
 from assistant import notices
+from assistant.app.cli import ask, models, serve
+from assistant.app.cli.common import (
+    common_flags,
+    ensure_index,
+    json_error,
+    setting_flag,
+    settings_from_args,
+)
 from assistant.errors import AssistantError
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--corpus", type=Path, help="folder of documents (default: corpus/)")
-    p.add_argument("--index", type=Path, help="index folder (default: index/)")
-    p.add_argument("--embedder", help="sentence-transformers model name or path")
-    p.add_argument("--models-dir", type=Path, dest="models_dir", help="models folder")
-
-
-def settings_from_args(args: argparse.Namespace):
-    """Settings from defaults, assistant.toml, ASSISTANT_* env and the flags given."""
-    from assistant.settings import Settings, load_settings
-
-    settings = load_settings(**{k: v for k, v in vars(args).items()
-                                if k in Settings.model_fields})
-    notices.remember_in(Path(settings.index) / NOTICES_FILE, _notice_state(settings))
-    return settings
-
-
-NOTICES_FILE = "notices-printed.json"  # each notice once per index and model, not per call
-
-
-def _notice_state(settings) -> str:
-    """What a notice depends on: the models asked for, the files in the models folder,
-    and the index's last run (its manifest is rewritten by each run that changed it)."""
-    models = Path(settings.models_dir)
-    files = sorted(p.name for p in models.glob("*.gguf")) if models.is_dir() else []
-    manifest = Path(settings.index) / "manifest.json"
-    stamp = manifest.stat().st_mtime_ns if manifest.exists() else 0
-    return json.dumps([settings.model, settings.llm_url, settings.embedder, files, stamp])
 
 
 def cmd_index(args) -> int:
@@ -67,24 +45,11 @@ def cmd_index(args) -> int:
     return 0
 
 
-def _ensure_index(settings) -> None:
-    """Build the index first when there is none, so a first search just works."""
-    from assistant import store
-
-    if not (settings.index / store.DB_NAME).exists():
-        from assistant.ingest.indexer import run_index
-
-        print(f"No index yet in {settings.index}: indexing {settings.corpus} first ...",
-              file=sys.stderr)
-        run_index(settings)
-
-
 def cmd_search(args) -> int:
-    from assistant.app.cli.ask import doc_at
     from assistant.retrieve.search import Searcher
 
     settings = settings_from_args(args)
-    _ensure_index(settings)
+    ensure_index(settings)
     searcher = Searcher(settings)
     hits = searcher.search(args.question, k=args.k, mode=args.mode)
     if args.json:
@@ -98,7 +63,7 @@ def cmd_search(args) -> int:
         # high even when nothing is near. Say that no passage holds these words.
         print("No passage holds these words; the nearest by meaning:\n")
     for n, h in enumerate(hits, 1):
-        where = doc_at(h.doc, h.line_start, h.line_end, h.page)
+        where = ask.doc_at(h.doc, h.line_start, h.line_end, h.page)
         head = " > ".join(x for x in (h.title, h.heading) if x)
         print(f"[{n}] {where}  score {h.score:.3f}\n    {head}")
         body = h.text if len(h.text) <= 400 else h.text[:400] + " ..."
@@ -111,9 +76,7 @@ def cmd_eval(args) -> int:
 
     settings = settings_from_args(args)
     if args.answers:
-        from assistant.app.cli.ask import _check_model_path
-
-        _check_model_path(args.model, settings)  # a mistyped path is an error, not extractive
+        ask.check_model_path(args.model, settings)  # a mistyped path is an error, not extractive
         return run_answer_eval(settings, args.questions, json_out=args.json)
     return run_eval(settings, args.questions, json_out=args.json, mode=args.mode, k=args.k)
 
@@ -126,14 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("index", help="index the corpus (only what changed)")
-    _common(p)
+    common_flags(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--watch", action="store_true",
                    help="keep running: re-index when files change")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="find the passages that answer a question")
-    _common(p)
+    common_flags(p)
     p.add_argument("question", help="what to look for, in any words (quote it)")
     p.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
     p.add_argument("--mode", choices=("hybrid", "lexical", "dense"), default="hybrid")
@@ -142,24 +105,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="score retrieval (or, with --answers, whole answers) "
                        "on a question file (JSONL)")
-    _common(p)
+    common_flags(p)
     p.add_argument("questions", type=Path)
     p.add_argument("-k", type=int, default=10, help="passages per question (default 10)")
     p.add_argument("--mode", choices=("hybrid", "lexical", "dense"), default="hybrid")
     p.add_argument("--answers", action="store_true",
                    help="answer each question as `assistant ask` does and score the answers: "
                    "gold strings, citations, abstaining, invented numbers, speed")
-    p.add_argument("--model", help="with --answers: a preset name, a .gguf file, or "
-                   "'extractive' (default: the configured model)")
-    p.add_argument("--llm-url", dest="llm_url",
-                   help="with --answers: an OpenAI-compatible server's base URL")
+    setting_flag(p, "model", help="with --answers")
+    setting_flag(p, "llm_url", "--llm-url", help="with --answers")
     p.add_argument("--json", action="store_true",
                    help="one line per question with its ranked passages (with --answers: "
                    "one JSON object, the figures and every answer)")
     p.set_defaults(func=cmd_eval)
 
-    for extra in _extra_commands():
-        extra(sub, _common)
+    for register in (ask.register, serve.register, models.register):
+        register(sub, common_flags)
     # "assistant X --help" opens with what the command list says of X, unless X has more
     # to say (pull).
     for action in sub._choices_actions:
@@ -167,15 +128,6 @@ def build_parser() -> argparse.ArgumentParser:
         if command.description is None and action.help:
             command.description = action.help[0].upper() + action.help[1:] + "."
     return parser
-
-
-def _extra_commands():
-    """Commands defined in their own modules (ask, serve, pull, models, doctor)."""
-    from assistant.app.cli import ask as cli_ask
-    from assistant.app.cli import models as cli_models
-    from assistant.app.cli import serve as cli_serve
-
-    return [cli_ask.register, cli_serve.register, cli_models.register]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,20 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args) or 0
     except AssistantError as e:
-        if not _json_error(args, e.message, e.hint):
+        if not json_error(args, e.message, e.hint):
             print(f"Error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        if not _json_error(args, "Interrupted."):
+        if not json_error(args, "Interrupted."):
             print("Interrupted.", file=sys.stderr)
         return 130
-
-
-def _json_error(args: argparse.Namespace, message: str, hint: str | None = None) -> bool:
-    """With ``--json``, print the failure as one JSON object on stdout and return True:
-    a script reading stdout expects JSON whatever happened."""
-    if not getattr(args, "json", False):
-        return False
-    print(json.dumps({"error": message, **({"hint": hint} if hint else {})},
-                     ensure_ascii=False))
-    return True

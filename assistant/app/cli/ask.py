@@ -15,6 +15,7 @@ import json
 import sys
 import threading
 
+from assistant.app.cli.common import ensure_index, model_flags, setting_flag, settings_from_args
 from assistant.errors import AssistantError
 
 PASSAGE_CHARS = 240  # of each source shown under the answer
@@ -25,10 +26,8 @@ def register(sub, common) -> None:
     common(p)
     p.add_argument("question", help="the question, in quotes; Chinese or English; "
                    "- reads it from standard input")
-    p.add_argument("--model", help="a preset name, a .gguf file, or 'extractive' (no model)")
-    p.add_argument("--llm-url", dest="llm_url", help="an OpenAI-compatible server's base URL")
-    p.add_argument("--llm-model", dest="llm_model", help="the model to ask that server for")
-    p.add_argument("-k", type=int, dest="top_k", help="passages to retrieve (default 8)")
+    model_flags(p)
+    setting_flag(p, "top_k", "-k")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_ask)
 
@@ -36,7 +35,6 @@ def register(sub, common) -> None:
 def cmd_ask(args: argparse.Namespace) -> int:
     from assistant import notices
     from assistant.answer.pipeline import Assistant, clean_question
-    from assistant.app.cli import _ensure_index, settings_from_args
 
     if args.question == "-":  # a question too long for the command line, or piped
         try:
@@ -49,10 +47,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.top_k is not None and args.top_k < 1:
         raise AssistantError("-k must be at least 1.")
     settings = settings_from_args(args)
-    _check_model_path(args.model, settings)
+    check_model_path(args.model, settings)
     if args.json:
         notices.quiet = True  # stdout holds only the JSON; stderr stays quiet too
-    _ensure_index(settings)
+    ensure_index(settings)
     assistant = Assistant(settings)
     if args.json:
         answer = assistant.ask(args.question)
@@ -61,7 +59,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return _stream_to_terminal(assistant, args.question)
 
 
-def _check_model_path(model: str | None, settings) -> None:
+def check_model_path(model: str | None, settings) -> None:
     """A model file named on the command line must exist: falling back to extractive
     answers is right for a preset not yet pulled, not for a mistyped path."""
     from assistant.generate import names_a_file

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from assistant.app.cli.common import setting_flag, settings_from_args
+
 
 def register(sub, common) -> None:
     p = sub.add_parser(
@@ -15,7 +17,7 @@ def register(sub, common) -> None:
         "flags: the configured preset, the configured embedder and tiktoken.",
     )
     common(p)  # gives --embedder NAME and --models-dir
-    p.add_argument("--model", help="a model preset to download (see `assistant models`)")
+    setting_flag(p, "model", help="the preset to download (see `assistant models`)")
     p.add_argument("--all", action="store_true", dest="everything",
                    help="every model preset, the embedder and tiktoken")
     p.add_argument("--dir", type=Path, dest="models_dir",  # another name for --models-dir
@@ -32,16 +34,15 @@ def register(sub, common) -> None:
 
     p = sub.add_parser("doctor", help="check versions, models, the index, disk and CPU")
     common(p)
-    p.add_argument("--model", help="the chat model to check (preset or .gguf path)")
+    setting_flag(p, "model", help="the chat model to check")
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     p.set_defaults(func=cmd_doctor)
 
 
 def cmd_pull(args) -> int:
-    from assistant.app.cli import settings_from_args
-    from assistant.generate.presets import get_preset
     from assistant.hub import pull
+    from assistant.hub.presets import get_preset
 
     settings = settings_from_args(args)
     configured = get_preset(settings.model or "")
@@ -61,7 +62,6 @@ def cmd_pull(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from assistant.app.cli import settings_from_args
     from assistant.hub.files import inventory
 
     settings = settings_from_args(args)
@@ -120,7 +120,6 @@ def _render_inventory(inv: dict, settings) -> str:
 
 
 def cmd_doctor(args) -> int:
-    from assistant.app.cli import settings_from_args
     from assistant.app.doctor import run_doctor_cli
 
     return run_doctor_cli(settings_from_args(args), json_out=args.json, strict=args.strict)

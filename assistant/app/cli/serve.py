@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 
+from assistant.app.cli.common import ensure_index, model_flags, settings_from_args
 from assistant.errors import AssistantError
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -24,9 +25,7 @@ def register(sub, common) -> None:
     p.add_argument("--auth", metavar="USER:PASS",
                    help="require this user name and password (HTTP Basic, or a Bearer token "
                         "for API clients)")
-    p.add_argument("--model", help="preset name, .gguf path, or 'extractive' for no model")
-    p.add_argument("--llm-url", dest="llm_url", help="OpenAI-compatible server base URL")
-    p.add_argument("--llm-model", dest="llm_model", help="model name to ask that server for")
+    model_flags(p)
     p.add_argument("--watch", action="store_true",
                    help="re-index by itself when files in the corpus change")
     p.set_defaults(func=cmd_serve)
@@ -75,7 +74,6 @@ def watch_corpus(service):
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from assistant.app.cli import _ensure_index, settings_from_args
 
     auth = parse_auth(args.auth)
     settings = settings_from_args(args)
@@ -86,7 +84,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "machine can read your documents and use the model. Add --auth USER:PASS.",
             file=sys.stderr,
         )
-    _ensure_index(settings)
+    ensure_index(settings)
     from assistant.generate import check_generator
 
     check_generator(settings)  # a broken model file stops here, not at the first question
