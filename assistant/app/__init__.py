@@ -1,0 +1,1 @@
+"""What users run: the server (web page and HTTP API), the CLI, doctor and eval."""

@@ -1,0 +1,1 @@
+"""Finding the passages for a question: hybrid search and definition questions."""
