@@ -113,14 +113,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "st_changed": ("{n} 个文件有变动，需要重新索引", "{n} files changed since the last index"),
     "st_changed1": ("1 个文件有变动，需要重新索引", "1 file changed since the last index"),
     "st_loading": ("正在加载模型…", "loading the model…"),
-    "st_load_failed": ("模型加载失败：{why}", "the model failed to load: {why}"),
-    "st_quoting": ("直接引用模式", "quoting mode"),
-    "st_restarting": ("模型进程崩溃，正在重启；这期间直接引用资料",
-                      "the model process crashed and is restarting; answers quote meanwhile"),
-    "st_stopped": ("模型已停止：{why}；回答直接引用资料",
-                   "the model stopped: {why}; answers quote the sources"),
-    "st_fetching": ("正在下载 {name}：{done:.0f}/{total:.0f} MB，回答暂时直接引用资料",
-                    "downloading {name}: {done:.0f}/{total:.0f} MB; answers quote until it "
+    "st_load_failed": ("模型没能加载，回答直接引用资料", "the model did not load: answers quote"),
+    "st_restarting": ("模型进程崩溃，正在重启", "the model crashed and is restarting"),
+    "st_stopped": ("模型已停止，回答直接引用资料", "the model stopped: answers quote the sources"),
+    "st_model_why": (
+        "原因：{why}。重启 assistant serve 再试；assistant doctor 会检查模型：",
+        "Why: {why}. Restart assistant serve to try again; assistant doctor checks the model:",
+    ),
+    "st_fetching": ("正在下载 {name}：{done:.1f}/{total:.1f} MB，回答暂时直接引用资料",
+                    "downloading {name}: {done:.1f}/{total:.1f} MB; answers quote until it "
                     "is ready"),
     "st_fetch_failed": ("下载 {name} 失败：{why}", "downloading {name} failed: {why}"),
     "st_reindexing": (
@@ -141,15 +142,15 @@ STRINGS: dict[str, tuple[str, str]] = {
         "no model on disk: answers quote the sources",
     ),
     "n:llm-missing:detail": (
-        "模型 {model} 不在 {models_dir}/ 里，回答会直接引用资料中最相关的句子（带出处）。"
-        "要得到模型写的回答，在联网的机器上运行：",
+        "模型 {model} 不在 {models_dir}/ 里，回答直接引用资料中最相关的句子（带出处）。",
         "The model {model} is not in {models_dir}/, so answers quote the best sentences of "
-        "the sources, with citations. For written answers, on a connected machine run:",
+        "the sources, with citations.",
     ),
     "n:llm-offline:detail": (
-        "离线时，把模型文件复制到 {models_dir}/ 后重启；或者在联网的机器上运行：",
-        "Offline: copy the model file into {models_dir}/ and restart; or on a connected "
-        "machine run:",
+        "这台机器不联网：在联网的机器上运行下面的命令，再把 models/ 文件夹复制过来"
+        "（或只复制 {file} 到 {models_dir}/），然后重启。",
+        "This machine is offline: run the command below on a connected machine and copy "
+        "the models/ folder over (or just {file} into {models_dir}/), then restart.",
     ),
     "n:embedder": ("检索用备用的英文向量模型", "search uses the fallback English embedder"),
     "n:embedder:detail": (

@@ -53,19 +53,22 @@ def model_item(service: Any, lang: str) -> Item:
     if models.loading:
         return Item("model", "busy", t("st_loading", lang), progress=-1)
     if models.load_error is not None:
-        return Item("model", "warn", t("st_load_failed", lang, why=models.load_error),
-                    fix="assistant doctor")
+        return Item("model", "warn", t("st_load_failed", lang),
+                    t("st_model_why", lang, why=models.load_error), "assistant doctor")
     state = models.model_state
-    if state and state["state"] == "restarting":
-        return Item("model", "warn", t("st_restarting", lang), fix="assistant doctor")
-    if state and state["state"] == "failed":
-        return Item("model", "warn", t("st_stopped", lang, why=state["error"]),
-                    fix="assistant doctor")
+    if state and state["state"] in ("restarting", "failed"):
+        key = "st_restarting" if state["state"] == "restarting" else "st_stopped"
+        return Item("model", "warn", t(key, lang), t("st_model_why", lang, why=state["error"]),
+                    "assistant doctor")
     if (fetch is not None and fetch.state.state == "failed") or _missing(service):
         offline = fetch is None or fetch.state.offline
         detail = t("n:llm-missing:detail", lang, model=preset, models_dir=settings.models_dir)
         if offline:
-            detail += " " + t("n:llm-offline:detail", lang, models_dir=settings.models_dir)
+            from assistant.hub.presets import get_preset
+
+            file = getattr(get_preset(preset), "filename", preset)
+            detail += " " + t("n:llm-offline:detail", lang, file=file,
+                              models_dir=settings.models_dir)
         elif fetch is not None:
             detail = t("st_fetch_failed", lang, name=fetch.state.name, why=fetch.state.error)
         return Item("model", "warn", t("n:llm-missing", lang), detail,

@@ -250,7 +250,7 @@ def test_the_status_line_is_one_line_with_the_fix_behind_a_click(
                 more.click()
                 wait(drv, lambda d: "assistant pull --model qwen2.5-1.5b-instruct"
                      in by_css(d, "#status-line")[0].text)
-                copy_in = "复制到" if lang == "zh" else "copy the model file"
+                copy_in = "复制过来" if lang == "zh" else "copy the models/ folder"
                 assert copy_in in by_css(drv, "#status-line")[0].text  # offline: how to
                 time.sleep(16)  # the line is redrawn every 15 s: the details stay open
                 assert by_css(drv, "#status-line details.more[open]")
@@ -405,8 +405,8 @@ def test_the_wait_shows_an_estimate_then_the_tokens(browsers, web_index, searche
                                                     lang, question, says):
     from fakes import PacedGenerator
 
-    def model():  # reads for 5 s at a measured 120 tokens/s, then streams
-        return PacedGenerator(*[ANSWER] * 5, read_s=5.0, piece_s=0.05, read_speed=120.0)
+    def model():  # reads for 5 s at a measured 40 tokens/s, then streams
+        return PacedGenerator(*[ANSWER] * 5, read_s=5.0, piece_s=0.05, read_speed=40.0)
 
     with serving(web_index, assistants(searcher, model)) as (url, _):
         drv = browsers(lang)
@@ -447,8 +447,11 @@ def test_a_dead_model_gives_a_message_and_the_quote_answer(browsers, web_index, 
                 assert why in answer.text and "UC Berkeley" in answer.text
                 assert answer.find_elements("css selector", ".note.warn")
                 assert answer.find_elements("css selector", ".cited a.cite")
-                drv.refresh()
-                wait(drv, lambda d: by_css(d, "#status-line .warn"))
+                if lang == "en-US":  # died again before any answer: stopped, and it says so
+                    open_page(drv, url, fresh=False)
+                    wait(drv, lambda d: "stopped" in " ".join(
+                        x.text for x in by_css(d, "#status-line .warn")))
+                    wait(drv, lambda d: last_answer(d) is not None)
                 screenshot(drv, tmp_path, f"model-failure-{lang[:2]}.png")
     finally:
         proc.close()
