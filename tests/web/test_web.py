@@ -492,8 +492,7 @@ def test_auth_and_host_parsing():
 
 
 def test_serve_warns_when_exposed_without_auth(monkeypatch, capsys, tmp_path):
-    import assistant.app.cli
-    from assistant.app.cli import main
+    from assistant.app.cli import main, serve
 
     class Stop(Exception):
         pass
@@ -501,7 +500,7 @@ def test_serve_warns_when_exposed_without_auth(monkeypatch, capsys, tmp_path):
     def stop(settings):
         raise Stop
 
-    monkeypatch.setattr(assistant.app.cli, "_ensure_index", stop)
+    monkeypatch.setattr(serve, "ensure_index", stop)
     with pytest.raises(Stop):
         main(["serve", "--host", "0.0.0.0", "--port", "0", "--index", str(tmp_path)])
     assert "without --auth" in capsys.readouterr().err
