@@ -232,6 +232,60 @@ def count(conn: sqlite3.Connection, table: str) -> int:
     return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
+# ------------------------------------------------------------------ what search reads
+
+
+def bm25(conn: sqlite3.Connection, match: str, k: int) -> list[tuple[int, float]]:
+    """(chunk id, BM25 score) of the ``k`` best chunks for an FTS5 ``match``, best first."""
+    rows = conn.execute(
+        "SELECT rowid, -bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
+        "ORDER BY s DESC LIMIT ?", (match, k),
+    ).fetchall()
+    return [(int(r[0]), float(r[1])) for r in rows]
+
+
+def chunks_with_phrase(conn: sqlite3.Connection, token: str) -> int:
+    """How many chunks hold ``token`` (0 when FTS5 cannot parse it)."""
+    phrase = '"' + token.replace('"', '""') + '"'
+    try:
+        row = conn.execute("SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
+                           (phrase,)).fetchone()
+    except sqlite3.Error:
+        return 0
+    return int(row[0])
+
+
+def neighbours(conn: sqlite3.Connection, doc_id: int, heading: str, ord_: int,
+               reach: int = 4) -> list[tuple[int, int, str, int, int]]:
+    """(id, ord, text, line_start, line_end) of the chunks within ``reach`` of chunk
+    ``ord_`` under the same heading of the same document, in order."""
+    return conn.execute(
+        "SELECT id, ord, text, line_start, line_end FROM chunks "
+        "WHERE doc_id = ? AND heading = ? AND ord BETWEEN ? AND ? ORDER BY ord",
+        (doc_id, heading, ord_ - reach, ord_ + reach),
+    ).fetchall()
+
+
+# ------------------------------------------------------------------ what doctor checks
+
+
+def integrity(conn: sqlite3.Connection) -> list[str]:
+    """SQLite's own check: ``["ok"]`` when the file is sound."""
+    return [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]
+
+
+def chunks_missing_vectors(conn: sqlite3.Connection) -> int:
+    return int(conn.execute(
+        "SELECT COUNT(*) FROM chunks c LEFT JOIN vectors v ON v.hash = c.hash "
+        "WHERE v.hash IS NULL").fetchone()[0])
+
+
+def chunks_missing_fts(conn: sqlite3.Connection) -> int:
+    return int(conn.execute(
+        "SELECT COUNT(*) FROM chunks c WHERE NOT EXISTS "
+        "(SELECT 1 FROM chunks_fts f WHERE f.rowid = c.id)").fetchone()[0])
+
+
 def write_manifest_file(index_dir: Path, data: dict) -> None:
     write_json_atomic(Path(index_dir) / "manifest.json", data)
 
@@ -294,6 +348,14 @@ class VectorIndex:
         import faiss
 
         return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+
+    def vectors(self, ids: list[int]) -> np.ndarray | None:
+        """The stored vectors of chunks ``ids`` (rows in that order); None when one of
+        them is gone (removed by an index run since the caller's search)."""
+        try:
+            return np.vstack([self.index.reconstruct(int(i)) for i in ids])
+        except RuntimeError:
+            return None
 
     def search(self, vec: np.ndarray, k: int) -> list[tuple[int, float]]:
         if len(self) == 0:

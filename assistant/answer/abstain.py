@@ -76,6 +76,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
+from assistant import store
 from assistant.embed.base import profile
 from assistant.text.language import CJK
 from assistant.text.sentences import text_sentences
@@ -388,18 +389,11 @@ def window_coverage(
 
 def _index_stats(searcher: Any) -> tuple[DocFreq, int]:
     conn = searcher.db.get()
-    n_chunks = int(conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+    n_chunks = store.count(conn, "chunks")
 
     @cache  # one question's lookups: a word may be asked for twice
     def doc_freq(token: str) -> int:
-        phrase = '"' + token.replace('"', '""') + '"'
-        try:
-            row = conn.execute(
-                "SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (phrase,)
-            ).fetchone()
-        except Exception:  # a token FTS5 cannot parse counts as unseen
-            return 0
-        return int(row[0])
+        return store.chunks_with_phrase(conn, token)
 
     return doc_freq, n_chunks
 
@@ -409,13 +403,11 @@ def _dense(question: str, hit: Any, searcher: Any) -> float | None:
     from assistant.retrieve.search import dense_weight
 
     embedder = getattr(searcher, "embedder", None)
-    vectors = getattr(searcher, "_vectors", None)
-    if embedder is None or vectors is None or profile(embedder.name).abstain is None:
+    if embedder is None or profile(embedder.name).abstain is None:
         return None
     if dense_weight(embedder.name, question) == 0.0:
         return None
-    try:
-        vec = vectors.index.reconstruct(int(hit.chunk_id))
-    except Exception:  # removed by an index run since the search
+    vecs = searcher.chunk_vectors([hit.chunk_id])
+    if vecs is None:  # removed by an index run since the search
         return None
-    return float(vec @ searcher.query_vector(question))
+    return float(vecs[0] @ searcher.query_vector(question))

@@ -351,7 +351,7 @@ def _index_checks(conn, settings, index: Path, rebuild: str) -> list[Check]:
     from assistant import store
 
     out = []
-    result = [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]
+    result = store.integrity(conn)
     if result != ["ok"]:
         out.append(Check("index", "sqlite", FAIL,
                          "SQLite integrity check failed: " + "; ".join(result[:3]), rebuild))
@@ -365,8 +365,7 @@ def _index_checks(conn, settings, index: Path, rebuild: str) -> list[Check]:
                          "the index has no manifest: its first run never finished",
                          "assistant index"))
         return out
-    n_docs = conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-    n_chunks = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    n_docs, n_chunks = store.count(conn, "documents"), store.count(conn, "chunks")
     out.append(Check("index", "manifest", OK,
                      f"{n_docs} documents, {n_chunks} chunks, generation {gen}, embedder "
                      f"{manifest.get('embedder')}, tokens counted with "
@@ -394,17 +393,12 @@ def _index_checks(conn, settings, index: Path, rebuild: str) -> list[Check]:
                          f"assistant index  (re-embeds every chunk with {wanted}), or set the "
                          "embedder back"))
 
-    missing = conn.execute(
-        "SELECT COUNT(*) FROM chunks c LEFT JOIN vectors v ON v.hash = c.hash "
-        "WHERE v.hash IS NULL").fetchone()[0]
+    missing = store.chunks_missing_vectors(conn)
     if missing:
         out.append(Check("index", "vectors", FAIL,
                          f"{missing} of {n_chunks} chunks have no vector (dense search cannot "
                          "find them)", "assistant index  (embeds just those chunks)"))
-    fts = conn.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
-    no_fts = conn.execute(
-        "SELECT COUNT(*) FROM chunks c WHERE NOT EXISTS "
-        "(SELECT 1 FROM chunks_fts f WHERE f.rowid = c.id)").fetchone()[0]
+    fts, no_fts = store.count(conn, "chunks_fts"), store.chunks_missing_fts(conn)
     if fts != n_chunks or no_fts:
         out.append(Check("index", "full-text", FAIL,
                          f"the full-text index has {fts} rows for {n_chunks} chunks "
@@ -454,7 +448,7 @@ def _check_fresh(conn, settings) -> list[Check]:
                       "create it, or pass --corpus DIR")]
     files = scan_corpus(corpus, max_file_bytes(settings), [], exclude=settings.index)
     on_disk = {rel: f.hash for rel, f in files.items()}
-    in_db = dict(conn.execute("SELECT path, hash FROM documents").fetchall())
+    in_db = {path: digest for path, (_, digest) in store.document_ids(conn).items()}
     # A file the last run could not load, unchanged since, is neither new nor changed.
     unloadable = {p: v for p, v in store.skipped_files(conn).items()
                   if on_disk.get(p) == v.get("hash") and p not in in_db}

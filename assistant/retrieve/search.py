@@ -141,12 +141,11 @@ class Searcher:
         toks = query_tokens(query)
         if not toks:
             return []
-        rows = self.db.get().execute(
-            "SELECT rowid, -bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
-            "ORDER BY s DESC LIMIT ?",
-            (fts_query(toks), k),
-        ).fetchall()
-        return [(int(r[0]), float(r[1])) for r in rows]
+        return store.bm25(self.db.get(), fts_query(toks), k)
+
+    def chunk_vectors(self, chunk_ids: list[int]) -> np.ndarray | None:
+        """The vectors of ``chunk_ids`` in the index searched last (None: not at hand)."""
+        return self._vectors.vectors(chunk_ids) if self._vectors is not None else None
 
     def query_vector(self, query: str) -> np.ndarray:
         """The embedding of ``query``, kept for the last few questions: one answer reads it
@@ -188,8 +187,8 @@ class Searcher:
         # Score every candidate on both parts, so a passage found by one part alone
         # is not ranked as if the other part had scored it zero.
         missing = [c for c in cands if c not in den]
-        if missing and self._vectors is not None:
-            vecs = np.vstack([self._vectors.index.reconstruct(int(c)) for c in missing])
+        vecs = self.chunk_vectors(missing) if missing else None
+        if vecs is not None:
             den.update(zip(missing, (vecs @ qvec).tolist(), strict=True))
         lx = np.array([lex.get(c, 0.0) for c in cands])
         dn = np.array([den[c] for c in cands])
@@ -241,11 +240,7 @@ class Searcher:
             if h.chunk_id in covered:
                 continue
             r = rows[h.chunk_id]
-            sibs = conn.execute(
-                "SELECT id, ord, text, line_start, line_end FROM chunks "
-                "WHERE doc_id = ? AND heading = ? AND ord BETWEEN ? AND ? ORDER BY ord",
-                (r.doc_id, r.heading, r.ord - 4, r.ord + 4),
-            ).fetchall()
+            sibs = store.neighbours(conn, r.doc_id, r.heading, r.ord)
             pos = next((i for i, s in enumerate(sibs) if s[0] == h.chunk_id), None)
             if pos is None:  # an index run committed between two reads: keep the hit as is
                 out.append(h)
