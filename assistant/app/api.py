@@ -190,6 +190,20 @@ def _request_overrides(service: Service, req: ChatRequest) -> dict:
 
 def install(app: FastAPI, service: Service) -> None:
     """Add the routes, the error handlers and the auth check to ``app``."""
+    _error_handlers(app)
+    if service.auth is not None:
+        app.add_middleware(BasicAuthMiddleware, service=service)
+    _chat_routes(app, service)
+    _index_and_file_routes(app, service)
+    # Last, after every API route: what they did not take under the API's prefixes.
+    no_route = _no_route(app)
+    for prefix in API_PREFIXES:
+        for path in (prefix, prefix + "/{rest:path}"):
+            app.add_api_route(path, no_route, methods=_ANY_METHOD, include_in_schema=False)
+
+
+def _error_handlers(app: FastAPI) -> None:
+    """Every error OpenAI-shaped, whatever raised it."""
 
     @app.exception_handler(AssistantError)
     async def _assistant_error(_: Request, e: AssistantError):
@@ -210,8 +224,9 @@ def install(app: FastAPI, service: Service) -> None:
         log.exception("unexpected error")
         return error_response(f"Internal error ({type(e).__name__}); see the server log.", 500)
 
-    if service.auth is not None:
-        app.add_middleware(BasicAuthMiddleware, service=service)
+
+def _chat_routes(app: FastAPI, service: Service) -> None:
+    """/health, /v1/models and /v1/chat/completions."""
 
     @app.get("/health")
     def health() -> dict:
@@ -252,6 +267,10 @@ def install(app: FastAPI, service: Service) -> None:
             **answer_fields(answer),
         }
 
+
+def _index_and_file_routes(app: FastAPI, service: Service) -> None:
+    """Re-index, uploads (the one upload path: ``Service.add_documents``), the source page."""
+
     @app.get("/api/reindex")
     def reindex_state() -> dict:
         return service.reindex.state.to_json()
@@ -274,10 +293,10 @@ def install(app: FastAPI, service: Service) -> None:
         limit = MAX_FILES * max_file_bytes()  # each file is checked by add_documents
         if int(request.headers.get("content-length") or 0) > limit:
             return error_response(f"Too much at once: upload at most {limit / 2**20:g} MB.", 413)
-        form = await request.form(max_files=MAX_FILES)
-        items = [Upload(f.filename or "", f.size or 0, f.file.read)
-                 for _, f in form.multi_items() if hasattr(f, "filename")]
-        result = await run_in_threadpool(service.add_documents, items)
+        async with request.form(max_files=MAX_FILES) as form:  # closes its temp files
+            items = [Upload(f.filename or "", f.size or 0, f.file.read)
+                     for _, f in form.multi_items() if hasattr(f, "filename")]
+            result = await run_in_threadpool(service.add_documents, items)
         refused = [r.to_json() for r in result.refused]
         if not result.saved and refused:
             status = refused[0]["status"]
@@ -311,13 +330,6 @@ def install(app: FastAPI, service: Service) -> None:
             headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
                      "X-Content-Type-Options": "nosniff"},
         )
-
-    # Last, after every API route: what they did not take under the API's prefixes.
-    no_route = _no_route(app)
-    for prefix in API_PREFIXES:
-        for path in (prefix, prefix + "/{rest:path}"):
-            app.add_api_route(path, no_route, methods=_ANY_METHOD, include_in_schema=False)
-
 
 def _no_route(app: FastAPI):
     """An endpoint answering 405 (with Allow) when another method has a route at the
