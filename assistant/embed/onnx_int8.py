@@ -330,10 +330,13 @@ class OnnxEmbedder(PrefixedTokenizerMixin):
         quantize: bool = True,
     ):
         self.name: str = resolved.name
+        self.source = resolved.source
         self.backend = "onnx-int8" if quantize else "onnx-fp32"
         model_dir = Path(resolved.path)
+        # Weights of another source are another file: both stay cached.
+        cache_name = f"{resolved.name}@{resolved.source}" if resolved.source else resolved.name
         self.onnx_path, self.info = ensure_onnx_model(
-            model_dir, Path(cache_dir), resolved.name, quantize=quantize
+            model_dir, Path(cache_dir), cache_name, quantize=quantize
         )
         spec = read_sentence_model(model_dir)  # as recorded in the sidecar (checked on load)
         try:
@@ -341,7 +344,7 @@ class OnnxEmbedder(PrefixedTokenizerMixin):
         except OnnxExportError:
             # The file passed its hash check yet does not load: export afresh once.
             self.onnx_path, self.info = ensure_onnx_model(
-                model_dir, Path(cache_dir), resolved.name, quantize=quantize, force=True
+                model_dir, Path(cache_dir), cache_name, quantize=quantize, force=True
             )
             self._runner = _Runner(self.onnx_path, model_dir, spec, threads)
         self.dim = int(self.info["dim"])

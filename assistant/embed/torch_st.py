@@ -28,6 +28,7 @@ class TorchEmbedder(PrefixedTokenizerMixin):
 
         torch.set_num_threads(threads or max(1, os.cpu_count() or 1))
         self.name = resolved.name
+        self.source = resolved.source
         self.backend = "torch"
         self.model = SentenceTransformer(str(resolved.path), device="cpu")
         # sentence-transformers 6 renamed the method; older releases only have the old name.

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant import notices, store
+from assistant.embed.base import describe_identity, embedder_identity
 from assistant.embed.load import load_embedder
 from assistant.errors import AssistantError
 from assistant.ingest.chunking import Chunk, chunk_document
@@ -167,6 +168,7 @@ def run_index(settings: Settings, progress: Progress | None = None, embedder=Non
         "schema_version": store.SCHEMA_VERSION,
         "embedder": embedder.name,
         "embedder_backend": getattr(embedder, "backend", "torch"),
+        "embedder_source": getattr(embedder, "source", ""),
         "dim": embedder.dim,
         "embedder_max_tokens": embedder.max_tokens,
         "chunk_tokens": settings.chunk_tokens,
@@ -192,12 +194,13 @@ def _reconcile_manifest(conn, old: dict, new: dict, report: IndexReport) -> bool
         store.clear_everything(conn)
         report.rebuilt.append("index format changed: rebuilt from scratch")
         return True
-    old = {"embedder_backend": "torch", **old}  # indexes from before the ONNX backend
-    ident = ("embedder", "embedder_backend", "dim")
+    # Indexes from before the ONNX backend, and from before the weights' source was kept.
+    old = {"embedder_backend": "torch", "embedder_source": "", **old}
+    ident = ("embedder", "embedder_backend", "embedder_source", "dim")
     if any(old.get(k) != new[k] for k in ident):
         store.clear_vectors(conn)
-        was = f"{old.get('embedder')} ({old.get('embedder_backend', 'torch')})"
-        now = f"{new['embedder']} ({new['embedder_backend']})"
+        was, now = describe_identity(embedder_identity(old)), describe_identity(
+            embedder_identity(new))
         report.rebuilt.append(
             f"embedder changed from {was} to {now}: every chunk is embedded again"
         )

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from assistant import store
-from assistant.embed.base import profile
+from assistant.embed.base import describe_identity, embedder_identity, profile
 from assistant.embed.load import load_embedder
 from assistant.errors import AssistantError
 from assistant.retrieve import definitions
@@ -98,14 +98,12 @@ class Searcher:
         self.embedder = embedder or load_embedder(
             settings.embedder, settings.models_dir, settings.threads, settings.embed_backend
         )
-        backend = getattr(self.embedder, "backend", "torch")
-        if (self.embedder.name, backend) != (
-            self.manifest.get("embedder"), self.manifest.get("embedder_backend", "torch")
-        ):
+        now = embedder_identity(self.embedder)
+        built = embedder_identity(self.manifest)
+        if now != built:
             raise AssistantError(
-                f"The index was built with {self.manifest.get('embedder')} "
-                f"({self.manifest.get('embedder_backend', 'torch')}) but the embedder now is "
-                f"{self.embedder.name} ({backend}).",
+                f"The index was built with {describe_identity(built)} but the embedder now "
+                f"is {describe_identity(now)}.",
                 "Run `assistant index` to re-embed, or set the embedder back.",
             )
         self.count_tokens, _ = make_token_counter(fallback=self.embedder.count_tokens)
