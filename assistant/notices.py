@@ -11,6 +11,7 @@ import contextlib
 import json
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 _lock = threading.Lock()
@@ -18,6 +19,8 @@ _seen: dict[str, str] = {}
 quiet = False  # set by --json commands: nothing but the JSON is printed
 # Set by the CLI (remember_in): notices printed before for the same index and model.
 _record: tuple[Path, str] | None = None
+# Set by the CLI: ``wording(key, message)`` is what is printed (the locale's language).
+wording: Callable[[str, str], str] | None = None
 
 
 def announce(key: str, message: str) -> None:
@@ -27,7 +30,8 @@ def announce(key: str, message: str) -> None:
             return
         _seen[key] = message
     if not quiet and not _printed_before(key, message):
-        print(f"note: {message}", file=sys.stderr, flush=True)
+        text = wording(key, message) if wording is not None else message
+        print(f"note: {text}", file=sys.stderr, flush=True)
 
 
 def remember_in(path: Path, state: str) -> None:
@@ -76,8 +80,9 @@ def forget(key: str) -> None:
 
 def reset() -> None:
     """Forget everything, and print again (tests)."""
-    global quiet, _record
+    global quiet, _record, wording
     with _lock:
         _seen.clear()
         quiet = False
         _record = None
+        wording = None

@@ -230,3 +230,28 @@ def from_locale(environ: dict | None = None) -> str:
         if value:
             return "zh" if value.lower().startswith("zh") else "en"
     return "en"
+
+
+def notice_wording(settings, lang: str):
+    """``notices.wording`` for the CLI: a known notice in ``lang`` (its phrase, details
+    and the fixing command), an unknown one, or any in English, as it was announced."""
+
+    def word(key: str, message: str) -> str:
+        name = key.split(":")[0]
+        if lang == "en" or f"n:{name}:detail" not in STRINGS:
+            return message
+        from assistant.hub.presets import get_preset
+
+        preset = get_preset(settings.model or "")
+        detail = t(f"n:{name}:detail", lang, model=settings.model, embedder=settings.embedder,
+                   models_dir=settings.models_dir,
+                   file=getattr(preset, "filename", settings.model))
+        fixes = {"llm-missing": f"assistant pull --model {settings.model}",
+                 "embedder": f"assistant pull --embedder {settings.embedder}",
+                 "tiktoken": "assistant pull"}
+        fix = fixes.get(name)
+        if fix and not detail.endswith(("：", ":")):
+            fix = t("st_fix", lang) + fix
+        return f"{t(f'n:{name}', lang)}。{detail}" + (f" {fix}" if fix else "")
+
+    return word

@@ -54,6 +54,18 @@ def test_the_cli_labels_its_sources_in_the_locales_language(monkeypatch):
     assert i18n.t("cli_nearest", i18n.from_locale()) == "最接近的段落："
 
 
+def test_a_cli_notice_speaks_the_locales_language(web_index):
+    from assistant.settings import Settings
+
+    settings = Settings(**{**web_index.model_dump(), "model": "qwen2.5-1.5b-instruct"})
+    zh = i18n.notice_wording(settings, "zh")
+    said = zh("llm-missing", "the model ... is not in models/")
+    assert said.startswith("没有下载模型，回答直接引用资料。")
+    assert said.endswith("解决办法：assistant pull --model qwen2.5-1.5b-instruct")
+    assert zh("rebuild:embedder changed", "The index is rebuilt.") == "The index is rebuilt."
+    assert i18n.notice_wording(settings, "en")("llm-missing", "as announced") == "as announced"
+
+
 # ---------------------------------------------------------------------- 3. the sources
 
 

@@ -12,6 +12,7 @@ import typing
 from pathlib import Path
 
 from assistant import notices, store
+from assistant.app import i18n
 from assistant.ingest.indexer import run_index
 from assistant.settings import Settings, load_settings
 
@@ -63,6 +64,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     settings = load_settings(**{k: v for k, v in vars(args).items()
                                 if k in Settings.model_fields})
     notices.remember_in(Path(settings.index) / NOTICES_FILE, _notice_state(settings))
+    notices.wording = i18n.notice_wording(settings, i18n.from_locale())
     return settings
 
 
