@@ -1,11 +1,13 @@
 """The server: one FastAPI app carrying the chat page, the HTTP API and the source viewer.
 
 One :class:`Service` is shared by the web UI (:mod:`assistant.app.web`) and the HTTP API
-(:mod:`assistant.app.api`): the assistant (embedder, searcher and model, loaded once), the
-index status, the re-index job and the upload check. Answers keep flowing while a
-re-index runs: the indexer commits the new index in one SQLite transaction and the
-searcher switches to it on its next query, so a question is answered from the old index
-or the new one, never from half of each.
+(:mod:`assistant.app.api`), made of one piece per concern: the models
+(:mod:`assistant.app.warmup`, with :mod:`assistant.app.fetch` for a first start online),
+the index status, the re-index job (:mod:`assistant.ingest.jobs`), the uploads
+(:mod:`assistant.app.uploads`) and the status line (:mod:`assistant.app.status`).
+Answers keep flowing while a re-index runs: the indexer commits the new index in one
+SQLite transaction and the searcher switches to it on its next query, so a question is
+answered from the old index or the new one, never from half of each.
 
     >>> app = create_app(load_settings())          # doctest: +SKIP
     >>> uvicorn.run(app, host="127.0.0.1", port=7860)  # doctest: +SKIP

@@ -641,6 +641,7 @@ def test_serve_over_a_current_index_embeds_nothing_and_answers(web_index):
     finally:
         proc.terminate()
         proc.wait(10)
+        proc.stdout.close()
     after = {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in index.iterdir()
              if p.is_file() and not p.name.endswith(("-wal", "-shm"))}
     assert after == before, "serving a current index changed its files"
