@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant import notices, store
-from assistant.app.uploads import UploadResult, Uploads, corpus_file, save_upload
+from assistant.app.uploads import UploadResult, Uploads, corpus_file
 from assistant.app.warmup import TUNABLE, Models
 from assistant.errors import AssistantError
 from assistant.ingest.diff import CorpusDiff, IndexStatus
@@ -211,11 +211,6 @@ class Service:
         result = self.uploads.add(uploads)
         self._forget_status()
         return result
-
-    def save_upload(self, name: str, data: bytes) -> Path:
-        path = save_upload(self.corpus, name, data)
-        self._forget_status()
-        return path
 
     def corpus_file(self, rel: str) -> Path | None:
         return corpus_file(self.corpus, rel)
