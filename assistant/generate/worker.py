@@ -42,6 +42,12 @@ LOAD_TIMEOUT = 300.0  # seconds for the worker to load the model (a slow disk, a
 FIRST_PIECE_TIMEOUT = 900.0
 STALL_TIMEOUT = 300.0
 ALIVE_EVERY = 0.5  # seconds between two checks that the worker still runs, while waiting
+# Once a reading speed is measured, a first piece later than STUCK_FACTOR times the
+# expected reading time (never under FIRST_PIECE_FLOOR s) means a stuck worker: the
+# speed is measured on this machine under its present load, so a busy machine waits
+# longer, and a hang is not waited out for the full FIRST_PIECE_TIMEOUT.
+STUCK_FACTOR = 6.0
+FIRST_PIECE_FLOOR = 120.0
 
 
 class ModelCrashed(ModelUnavailable):
@@ -230,7 +236,7 @@ class ModelProcess:
             conn = self._conn
             conn.send(("stream", messages, kwargs))
             sent, first = time.monotonic(), True
-            wait = FIRST_PIECE_TIMEOUT
+            wait = self.first_piece_limit(used)
             while True:
                 if not self._poll(conn, wait):
                     log.warning("the local model sent nothing for %.0f s: stopping it", wait)
@@ -274,6 +280,14 @@ class ModelProcess:
             if proc is None or not proc.is_alive():
                 conn.close()
                 return True
+
+    def first_piece_limit(self, tokens: int) -> float:
+        """Seconds to wait for the first piece of a prompt of ``tokens`` tokens before
+        the worker is taken as stuck (and killed: the answer then quotes the sources)."""
+        if not self.read_speed or tokens <= 0:
+            return FIRST_PIECE_TIMEOUT
+        expected = tokens / self.read_speed
+        return min(FIRST_PIECE_TIMEOUT, max(FIRST_PIECE_FLOOR, STUCK_FACTOR * expected))
 
     def _measured(self, tokens: int, seconds: float) -> None:
         if tokens > 0 and seconds > 0:

@@ -239,8 +239,14 @@ def test_a_worker_measures_how_fast_it_reads(tiny_path):
     try:
         assert proc.read_speed is None
         messages = [{"role": "user", "content": "vLLM 是哪个机构开发的？"}]
+        assert proc.first_piece_limit(500) == 900.0  # nothing measured: the fixed limit
         list(proc.stream(messages, max_tokens=4, temperature=0.0))
         assert proc.read_speed and proc.read_speed > 0
+        # Measured: a stuck worker is given up on at 6x the expected time, not 900 s.
+        proc.read_speed = 5.0  # tokens/s, a saturated machine
+        assert proc.first_piece_limit(500) == 600.0
+        proc.read_speed = 50.0
+        assert proc.first_piece_limit(500) == 120.0  # the floor
     finally:
         proc.close()
 
