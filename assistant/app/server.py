@@ -1,4 +1,4 @@
-"""The server: one FastAPI app carrying the chat page, the HTTP API and the source viewer.
+"""The service behind the server (the app itself: :mod:`assistant.app.http`).
 
 One :class:`Service` is shared by the web UI (:mod:`assistant.app.web`) and the HTTP API
 (:mod:`assistant.app.api`), made of one piece per concern: the models
@@ -8,16 +8,12 @@ the index status, the re-index job (:mod:`assistant.ingest.jobs`), the uploads
 Answers keep flowing while a re-index runs: the indexer commits the new index in one
 SQLite transaction and the searcher switches to it on its next query, so a question is
 answered from the old index or the new one, never from half of each.
-
-    >>> app = create_app(load_settings())          # doctest: +SKIP
-    >>> uvicorn.run(app, host="127.0.0.1", port=7860)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-import os
 import secrets
 import threading
 import time
@@ -30,13 +26,12 @@ from assistant.app.uploads import UploadResult, Uploads, corpus_file
 from assistant.app.warmup import TUNABLE, Models
 from assistant.errors import AssistantError
 from assistant.ingest.diff import CorpusDiff, IndexStatus
-from assistant.ingest.indexer import max_file_bytes
 from assistant.ingest.jobs import ReindexJob
 from assistant.settings import Settings
 
 log = logging.getLogger("assistant.app.server")
 
-__all__ = ["TUNABLE", "Service", "create_app"]
+__all__ = ["TUNABLE", "Service"]
 _STATUS_TTL = 2.0  # seconds a computed index status is reused (many tabs poll it)
 
 Watcher = Callable[["Service"], Any]
@@ -233,46 +228,3 @@ class Service:
             return False
         wanted = f"{self.auth[0]}:{self.auth[1]}"
         return secrets.compare_digest(value.encode("utf-8"), wanted.encode("utf-8"))
-
-
-# ------------------------------------------------------------------------------ the app
-
-
-def create_app(settings: Settings, *, auth: tuple[str, str] | None = None,
-               assistant_factory: Callable | None = None, watcher: Watcher | None = None,
-               service: Service | None = None, warm: bool = True):
-    """The FastAPI app: HTTP API routes first, the Gradio chat mounted at ``/``.
-
-    ``watcher``, when given, is called once as ``watcher(service)`` and may return an
-    object with a ``running`` attribute (shown in the status line); it should call
-    ``service.index_changed(report)`` after each index run it makes, or
-    ``service.start_reindex()`` to have the server make one. ``warm=False`` leaves the
-    models to :meth:`Service.warm_in_background` (or to the first question).
-    """
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    import gradio as gr
-    from fastapi import FastAPI
-
-    from assistant.app import api, web
-
-    service = service or Service(settings, assistant_factory, auth=auth, warm=warm)
-    app = FastAPI(title="assistant", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.service = service
-    api.install(app, service)
-    demo = web.build_ui(service)
-    gr.mount_gradio_app(
-        app,
-        demo,
-        path="/",
-        footer_links=["api"],
-        run_history=False,
-        max_file_size=max_file_bytes(),  # what the indexer takes
-        show_error=True,
-        theme=web.theme(),
-        css=web.CSS,
-        head=web.HEAD,
-        allowed_paths=[],
-    )
-    if watcher is not None:
-        service.watcher = watcher(service)
-    return app

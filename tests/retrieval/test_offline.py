@@ -67,7 +67,7 @@ def test_everything_runs_with_the_network_blocked(tmp_path, tiny_path, no_networ
 
     from webfixtures import RunningServer
 
-    from assistant.app.server import create_app
+    from assistant.app.http import create_app
     from assistant.settings import load_settings
 
     settings = load_settings(corpus=corpus, index=tmp_path / "index", embedder=MINILM,

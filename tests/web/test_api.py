@@ -207,7 +207,7 @@ def test_chat_page_routes_are_left_to_gradio(url, web_service):
     # them would never be reached.
     from fastapi.routing import APIRoute
 
-    from assistant.app.server import create_app
+    from assistant.app.http import create_app
 
     app = create_app(web_service.settings, service=web_service, warm=False)
     routes = [r for r in app.router.routes if isinstance(r, APIRoute)]
@@ -400,7 +400,8 @@ def test_reindex_endpoint(url, web_service):
 def test_auth_guards_every_route(web_service):
     from webfixtures import RunningServer
 
-    from assistant.app.server import Service, create_app
+    from assistant.app.http import create_app
+    from assistant.app.server import Service
 
     guarded = Service(web_service.settings, lambda _: web_service.assistant,
                       auth=("ann", "s3cret"))

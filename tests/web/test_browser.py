@@ -38,7 +38,8 @@ def serving(settings, factory, warm=True):
     """The real app over ``settings`` on a free port; yields (url, service)."""
     from webfixtures import RunningServer
 
-    from assistant.app.server import Service, create_app
+    from assistant.app.http import create_app
+    from assistant.app.server import Service
 
     service = Service(settings, factory, warm=warm)
     with RunningServer(create_app(settings, service=service)) as server:

@@ -459,7 +459,7 @@ def test_start_embeds_nothing(web_index, monkeypatch):
     from webfixtures import make_assistant
 
     from assistant import store
-    from assistant.app.server import create_app
+    from assistant.app.http import create_app
     from assistant.embed.onnx_int8 import OnnxEmbedder
     from assistant.embed.torch_st import TorchEmbedder
 

@@ -91,7 +91,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from assistant.app.server import create_app
+    from assistant.app.http import create_app
 
     # The models load once the server listens: the page opens meanwhile, and a question
     # asked before the load ends waits for it.

@@ -38,7 +38,7 @@ PRIVATE = {"api_visibility": "private"}
 
 
 def build_ui(service: Service) -> gr.Blocks:
-    """The chat page over ``service``. Mount it with :func:`assistant.app.server.create_app`."""
+    """The chat page over ``service``. Mount it with :func:`assistant.app.http.create_app`."""
     with gr.Blocks(title="问你的文档 · Ask your documents", analytics_enabled=False) as demo:
         ui = _layout(service)
         _wire_chat(service, ui)

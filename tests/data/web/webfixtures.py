@@ -4,7 +4,7 @@ Loaded as a pytest plugin by ``tests/test_api.py``, ``tests/test_web.py`` and
 ``tests/test_browser.py`` (``pytest_plugins = ["webfixtures"]``), so the index and the
 server are built once per session however many of those modules run.
 
-The server is the real app (:func:`assistant.app.server.create_app`) on a free 127.0.0.1
+The server is the real app (:func:`assistant.app.http.create_app`) on a free 127.0.0.1
 port, extractive backend, the packaged all-MiniLM-L6-v2 embedder. Its assistant is
 :class:`assistant.answer.pipeline.Assistant` when that exists, else :class:`FakeAssistant`, which
 speaks the same interface (events status, sources, token..., done) over the real
@@ -204,7 +204,7 @@ def web_service(web_index):
 @pytest.fixture(scope="session")
 def web_server(web_service):
     """The running server's base URL, e.g. ``http://127.0.0.1:51234``."""
-    from assistant.app.server import create_app
+    from assistant.app.http import create_app
 
     app = create_app(web_service.settings, service=web_service)
     with RunningServer(app) as running:
