@@ -13,10 +13,10 @@ from default_corpus import CORPUS, DEFAULT_FILES, WORD
 
 from assistant import notices
 from assistant.ingest.chunking import Chunk, chunk_document
-from assistant.text.sentences import split_sentences
 from assistant.ingest.loaders import Block, Document, decode_text, load_document
 from assistant.text import counting
 from assistant.text.counting import make_token_counter
+from assistant.text.sentences import split_sentences
 
 
 @pytest.fixture(scope="module")
