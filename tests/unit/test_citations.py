@@ -148,11 +148,9 @@ def test_parsing_its_own_output_changes_nothing():
         assert len(set(first.cited)) == len(first.cited)
 
 
-def test_long_input_is_fast():
-    import time
-
+def test_long_input_is_parsed_whole():
+    # Its speed is a benchmark's business; here, that nothing in 2,000 lines is lost.
     answer = ("据资料[1]，" + "文字" * 50 + "[2, 3]。`[4]`\n") * 2000
-    start = time.perf_counter()
     c = parse_citations(answer, 3)
-    assert time.perf_counter() - start < 1.0
     assert c.cited == [1, 2, 3]
+    assert c.text.count("[1]") == 2000 and c.text.count("`[4]`") == 2000
