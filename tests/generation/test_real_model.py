@@ -73,6 +73,8 @@ def test_a_gguf_without_a_chat_template_is_announced(gemma, gemma_path):
     from assistant import notices
 
     assert "tokenizer.chat_template" not in gemma._llm.metadata
+    # Each test starts with no notice (conftest): load it again to hear what it says.
+    LlamaCppGenerator(gemma_path, n_ctx=N_CTX, threads=2)
     assert any(gemma_path.name in n and "no chat template" in n for n in notices.active())
     assert gemma.prompt_tokens(QUESTION) > gemma.count_tokens("Who developed vLLM?")
 
