@@ -43,6 +43,7 @@ def run_set(name: str, corpus: Path, qfile: Path, shared: Path, embedder: str | 
     tag = (embedder or "default").replace("/", "--")
     settings = Settings(corpus=corpus, index=OUT / f"sweep-{name}-{tag}",
                         models_dir=ROOT / "models", **({"embedder": embedder} if embedder else {}))
+    search.QUERY_VECTORS_KEPT = 100_000  # every question embedded once for all settings
     report = run_index(settings)
     print(f"<!-- {name}: {report.chunks_total} chunks, {report.chunks_embedded} embedded in "
           f"{report.seconds:.0f} s -->", flush=True)
@@ -79,6 +80,7 @@ def main() -> None:
     from run import prepare  # bench/run.py builds the CMRC and SQuAD corpora
 
     sets = prepare(a.shared)
+    print(f"<!-- embedder: {a.embedder or 'the configured one'} -->")
     print("| set | mode | setting | r1 | r5 | cr500 |\n|---|---|---|---|---|---|")
     for name in a.sets.split(","):
         corpus, qfile = sets[name]

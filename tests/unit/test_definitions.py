@@ -78,3 +78,13 @@ def test_search_lifts_the_definition_over_a_table_that_repeats_the_term(tmp_path
     asked = searcher.search("What is LoRA?", k=2, mode="lexical")
     assert plain[0].doc == "bench.md"  # BM25 alone: the table that repeats the term
     assert asked[0].doc == "glossary.md" and "Low-Rank" in asked[0].text
+
+
+def test_the_dense_weight_follows_the_embedder_and_the_script():
+    from assistant.retrieve.search import dense_weight
+
+    minilm, e5 = "sentence-transformers/all-MiniLM-L6-v2", "intfloat/multilingual-e5-small"
+    assert dense_weight(minilm, "vLLM 是哪个机构开发的？") == 0.0  # it reads no Chinese
+    assert dense_weight(minilm, "Who developed vLLM?") == 0.8
+    assert dense_weight(e5, "vLLM 是哪个机构开发的？") == 1.0  # bench/fusion_sweep.py
+    assert dense_weight(e5, "Who developed vLLM?") == 0.6
