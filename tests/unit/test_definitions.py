@@ -87,4 +87,4 @@ def test_the_dense_weight_follows_the_embedder_and_the_script():
     assert dense_weight(minilm, "vLLM 是哪个机构开发的？") == 0.0  # it reads no Chinese
     assert dense_weight(minilm, "Who developed vLLM?") == 0.8
     assert dense_weight(e5, "vLLM 是哪个机构开发的？") == 1.0  # bench/fusion_sweep.py
-    assert dense_weight(e5, "Who developed vLLM?") == 0.6
+    assert dense_weight(e5, "Who developed vLLM?") == 1.0
