@@ -216,3 +216,8 @@ def test_run_watch_cli_prints_a_line_per_run(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+        proc.wait(10)
+        # The reader threads end at EOF; the pipes are closed here, not by the garbage
+        # collector during a later test (a ResourceWarning is an error).
+        proc.stdout.close()
+        proc.stderr.close()
