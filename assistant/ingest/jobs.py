@@ -3,7 +3,6 @@ or on request, and the watcher after a change in the corpus folder."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -61,12 +60,17 @@ class ReindexJob:
                  on_finish: Callable[[JobState], None] | None = None):
         self.settings = settings
         self._embedder = embedder
-        self._on_finish = on_finish
+        # Called after every run, from the job's thread, while the job still counts as
+        # running (a start() meanwhile queues one more run). The server's status and a
+        # corpus watcher each add theirs.
+        self.listeners: list[Callable[[JobState], None]] = [on_finish] if on_finish else []
         self._lock = threading.Lock()
         self._again = False
         self._idle = threading.Event()
         self._idle.set()
         self.state = JobState()
+        self.report: Any = None  # the last successful run's IndexReport
+        self.exception: BaseException | None = None  # why the last run failed, if it did
 
     def start(self) -> bool:
         """Start a run; if one is running, queue another. True when one started now."""
@@ -88,26 +92,34 @@ class ReindexJob:
 
     def _run(self) -> None:
         while True:
-            try:
-                embedder = self._embedder() if self._embedder else None
-                report = run_index(self.settings, progress=self._progress, embedder=embedder)
-                self.state.summary, self.state.error = report.summary(), None
-            except AssistantError as e:
-                self.state.error = e.message
-            except Exception as e:  # the server must outlive a failed run
-                log.exception("re-index failed")
-                self.state.error = f"{type(e).__name__}: {e}"
+            self._run_once()
             with self._lock:
                 self.state.runs += 1
                 self.state.finished = time.time()
                 self.state.stage = "done"
-                again, self._again = self._again, False
-                if not again:
+            for listener in list(self.listeners):
+                try:
+                    listener(self.state)
+                except Exception:  # a listener's failure is not the run's
+                    log.exception("after a re-index")
+            with self._lock:
+                if not self._again:
                     self.state.running = False
-            if self._on_finish:
-                with contextlib.suppress(Exception):
-                    self._on_finish(self.state)
-            if not again:
-                self._idle.set()
-                return
-            self.state.started = time.time()
+                    self._idle.set()
+                    return
+                self._again = False
+                self.state.started = time.time()
+
+    def _run_once(self) -> None:
+        try:
+            embedder = self._embedder() if self._embedder else None
+            report = run_index(self.settings, progress=self._progress, embedder=embedder)
+        except Exception as e:  # the server (or the watcher) must outlive a failed run
+            if not isinstance(e, AssistantError):
+                log.exception("re-index failed")
+            self.exception = e
+            self.state.error = e.message if isinstance(e, AssistantError) else (
+                f"{type(e).__name__}: {e}")
+            return
+        self.report, self.exception = report, None
+        self.state.summary, self.state.error = report.summary(), None

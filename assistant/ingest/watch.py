@@ -1,11 +1,13 @@
 """Follow the corpus folder: re-index when a supported file is created, changed, deleted
 or renamed.
 
-Events are debounced (an editor's save is several events; a copied folder is hundreds)
-and runs never overlap: a change during a run triggers one more run after it. The index
-run itself finds what changed by content hash, so a burst of events costs one run, and a
-run after a no-op event (a ``touch``) costs a scan of the corpus and nothing more.
-Searchers pick up each committed generation by themselves.
+The watcher only decides *when*: events are debounced (an editor's save is several
+events; a copied folder is hundreds), then it starts a :class:`~assistant.ingest.jobs.
+ReindexJob`, the one re-index runner the server uses too, so runs never overlap and a
+change during a run triggers one more run after it. The index run itself finds what
+changed by content hash, so a burst of events costs one run, and a run after a no-op
+event (a ``touch``) costs a scan of the corpus and nothing more. Searchers pick up each
+committed generation by themselves.
 
     watcher = CorpusWatcher(settings, on_indexed=print).start()
     ...
@@ -14,12 +16,16 @@ Searchers pick up each committed generation by themselves.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from assistant.errors import AssistantError
+from assistant.ingest.indexer import run_index
+from assistant.ingest.jobs import JobState, ReindexJob
 from assistant.ingest.loaders import SUPPORTED_SUFFIXES
 from assistant.settings import Settings
 
@@ -34,8 +40,10 @@ OBSERVER_STOP_S = 5.0  # longest wait for the file observer to stop
 class CorpusWatcher:
     """Watch ``settings.corpus`` and keep ``settings.index`` following it.
 
-    ``on_indexed(report)`` is called after every run (from the watcher's thread);
+    ``on_indexed(report)`` is called after every run (from the run's thread);
     ``on_error(exc)`` when a run fails (default: print it to stderr and keep watching).
+    ``job`` is the re-index runner to start (the server passes its own, so an upload and
+    a change in the folder share one queue); by default the watcher makes one.
     """
 
     def __init__(
@@ -46,16 +54,17 @@ class CorpusWatcher:
         debounce: float = 1.0,
         on_error: OnError | None = None,
         embedder=None,
+        job: ReindexJob | None = None,
     ):
         self.settings = settings
         self.on_indexed = on_indexed
         self.on_error = on_error or _print_error
         self.debounce = max(0.0, float(debounce))
-        self.embedder = embedder
+        self._own_job = job is None
+        self.job = job or ReindexJob(settings, embedder=(lambda: embedder) if embedder else None)
         self.corpus = Path(settings.corpus).resolve()
         self.index_dir = Path(settings.index).resolve()
-        self.runs = 0
-        self.running = False  # an index run is in progress (for a status line)
+        self.runs = 0  # successful runs this watcher started or saw
         self.last_report = None
         self.last_error: BaseException | None = None
         self._cond = threading.Condition()
@@ -65,13 +74,17 @@ class CorpusWatcher:
         self._observer = None
         self._thread: threading.Thread | None = None
 
+    @property
+    def running(self) -> bool:
+        """An index run is in progress (for a status line)."""
+        return self.job.state.running
+
     # -- life cycle -------------------------------------------------------------------
     def start(self) -> CorpusWatcher:
-        from assistant.errors import AssistantError
-
         if not self.corpus.is_dir():
             raise AssistantError(f"The corpus folder {self.corpus} does not exist.",
                                  "Create it, or pass --corpus DIR.")
+        self.job.listeners.append(self._finished)
         self._observer = _observer(self.corpus, _Handler(self))
         self._thread = threading.Thread(target=self._loop, name="corpus-watcher", daemon=True)
         self._thread.start()
@@ -89,6 +102,10 @@ class CorpusWatcher:
             self._observer.join(OBSERVER_STOP_S if timeout is None else timeout)
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._own_job:
+            self.job.wait(timeout)
+        with contextlib.suppress(ValueError):
+            self.job.listeners.remove(self._finished)
 
     def __enter__(self) -> CorpusWatcher:
         return self.start()
@@ -124,7 +141,7 @@ class CorpusWatcher:
         # announce themselves.
         return is_directory or p.suffix.lower() in SUPPORTED_SUFFIXES
 
-    # -- the worker -----------------------------------------------------------------------
+    # -- the debounce --------------------------------------------------------------------
     def _loop(self) -> None:
         while True:
             with self._cond:
@@ -144,27 +161,20 @@ class CorpusWatcher:
                 if self._stopping:
                     return
                 self._dirty = False
-                self.running = True
-            try:
-                self._run_once()
-            finally:
-                self.running = False
+            self.job.start()  # during a run: queued as one more run after it
 
-    def _run_once(self) -> None:
-        from assistant.ingest.indexer import run_index
-
-        try:
-            report = run_index(self.settings, embedder=self.embedder)
-        except Exception as e:  # keep watching: the next change may fix it (a bad file)
-            self.last_error = e
-            self.on_error(e)
+    def _finished(self, state: JobState) -> None:
+        """After each run of the job (from its thread)."""
+        if state.error is not None:  # keep watching: the next change may fix it (a bad file)
+            self.last_error = self.job.exception or AssistantError(state.error)
+            self.on_error(self.last_error)
             return
         self.runs += 1
-        self.last_report = report
+        self.last_report = self.job.report
         self.last_error = None
         if self.on_indexed is not None:
             try:
-                self.on_indexed(report)
+                self.on_indexed(self.job.report)
             except Exception as e:
                 self.on_error(e)
 
@@ -258,8 +268,6 @@ def describe(report) -> str:
 def run_watch_cli(settings: Settings) -> int:
     """``assistant index --watch``: index now, then follow the corpus until Ctrl-C,
     printing a line per re-index."""
-    from assistant.ingest.indexer import run_index
-
     known: set[tuple[str, str]] = set()
 
     def show(r, verb: str = "re-indexed") -> None:

@@ -221,3 +221,20 @@ def test_run_watch_cli_prints_a_line_per_run(tmp_path):
         # collector during a later test (a ResourceWarning is an error).
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_the_watcher_starts_the_given_job(tmp_path):
+    """One re-index runner: the server's job runs what the watcher asks for, so an upload
+    and a change in the folder queue behind each other instead of running side by side."""
+    from assistant.ingest.jobs import ReindexJob
+
+    settings = _settings(tmp_path)
+    run_index(settings)
+    finished = []
+    job = ReindexJob(settings, on_finish=finished.append)
+    with CorpusWatcher(settings, debounce=0.1, job=job) as watcher:
+        (settings.corpus / "zeta.md").write_text("# z\n\nzeta\n")
+        _within(DEADLINE, "a run of the job", lambda: finished and not job.state.running)
+        assert job.state.runs == 1 and job.report.added == ["zeta.md"]
+        assert watcher.last_report is job.report and watcher.runs == 1
+    assert job.listeners == [finished.append]  # the watcher let go of the job on stop

@@ -69,8 +69,9 @@ def watch_corpus(service):
     """Follow the corpus folder and re-index on changes (``--watch``)."""
     from assistant.ingest.watch import CorpusWatcher
 
-    return CorpusWatcher(service.settings, on_indexed=service.index_changed,
-                         embedder=service.embedder()).start()
+    # The server's own re-index job: a change in the folder and an upload share one queue,
+    # and the status line shows either run.
+    return CorpusWatcher(service.settings, job=service.reindex).start()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
