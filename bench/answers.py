@@ -16,12 +16,14 @@ this prints:
   answerable questions abstaining, and the share of unanswerable ones it would catch
   (to re-calibrate ``assistant/answer/abstain.py`` after retrieval changes).
 
-Sets: ``seeds_dev.jsonl`` over the default corpus; CMRC 2018 (first N questions of
-``bench/out/cmrc/questions.jsonl``, plus the questions of 90 passages left out of the
-corpus, ``tests/data/answer/heldout.json``); CMRC split B, a check split (90 other
-passages left out, answerable questions from 301 on); optionally SQuAD the same way. The held-out
-corpora and their indexes are made under ``--work``; give ``--cmrc-index`` (an index of
-the full CMRC corpus) to derive them in seconds instead of embedding again.
+Sets: ``seeds_dev.jsonl`` over the default corpus, and beside it the calibration sets
+of ``tests/data/answer/`` (``paraphrases``, ``requests``) over the same index; CMRC 2018
+(first N questions of ``bench/out/cmrc/questions.jsonl``, plus the questions of 90
+passages left out of the corpus, ``tests/data/answer/heldout.json``); CMRC split B, a
+check split (90 other passages left out, answerable questions from 301 on); optionally
+SQuAD the same way. The held-out corpora and their indexes are made under ``--work``;
+give ``--cmrc-index`` (an index of the full CMRC corpus) to derive them in seconds
+instead of embedding again.
 
     python bench/answers.py --cmrc-index /tmp/idx_cmrc --squad-index /tmp/idx_squad
 
@@ -57,6 +59,10 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(ROOT.parent / "shared/models/tiktoken"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 HELDOUT = ROOT / "tests/data/answer/heldout.json"
+# The calibration sets over the default corpus (answered from the dev set's index):
+# paraphrases of dev questions with near misses, and chat requests ("简单说说 LoRA").
+CALIBRATION = {"paraphrases": ROOT / "tests/data/answer/paraphrases.jsonl",
+               "requests": ROOT / "tests/data/answer/requests.jsonl"}
 SPLIT_B_FROM = 300  # CMRC split B takes its questions from here on (heldout.json, "about")
 
 
@@ -493,7 +499,8 @@ def main(argv: list[str] | None = None) -> int:
                    "when given, SQuAD is run too")
     p.add_argument("-n", type=int, default=300, help="answerable CMRC/SQuAD questions (300)")
     p.add_argument("--work", type=Path, default=Path("/tmp/answers-bench"))
-    p.add_argument("--skip", nargs="*", default=[], choices=("dev", "cmrc", "cmrc-b", "squad"),
+    p.add_argument("--skip", nargs="*", default=[],
+                   choices=("dev", *CALIBRATION, "cmrc", "cmrc-b", "squad"),
                    help="sets to leave out (each CMRC split on its own)")
     p.add_argument("--json", type=Path, help="also write the results here")
     m = p.add_argument_group("with a model (--model): ours and the peer on a real GGUF")
@@ -521,12 +528,16 @@ def main(argv: list[str] | None = None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     results = []
 
-    if "dev" not in args.skip:
+    corpus_sets = {"dev": args.dev, **CALIBRATION}
+    if any(name not in args.skip for name in corpus_sets):
         settings = index_settings(args.corpus, args.index, args.embedder)
         if not (args.index / "store.sqlite3").exists():
             run_index(settings)
-        results.append(run_set("dev", settings, read_jsonl(args.dev), prompt_sizes=True))
-        show(results[-1])
+        for name, path in corpus_sets.items():
+            if name not in args.skip:
+                results.append(run_set(name, settings, read_jsonl(path),
+                                       prompt_sizes=name == "dev"))
+                show(results[-1])
 
     wanted = {"cmrc", "cmrc-b"} | ({"squad"} if args.squad_index is not None else set())
     sources = heldout_sources(args, held, wanted)
