@@ -31,9 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.answer.citations import _CODE
-from assistant.answer.extractive import _labels, _table_cells
-from assistant.ingest.loaders import is_table_separator
 from assistant.text.language import CJK_CHARS
+from assistant.text.markup import is_table_separator, label_cells, table_cells
 from assistant.text.sentences import split_sentences
 from assistant.text.tokens import QUERY_STOPWORDS, query_tokens, tokenize
 
@@ -204,9 +203,9 @@ def _split(answer: str, code: list[tuple[int, int]]) -> list[_Sentence]:
     pos = 0
     in_table = False
     for line in masked.splitlines(keepends=True):
-        cells = _table_cells(line, in_table)
+        cells = table_cells(line, in_table)
         if cells is not None:
-            header = not in_table and _labels(cells)
+            header = not in_table and label_cells(cells)
             pieces = [] if header or is_table_separator(line) else [line]
         else:
             pieces = split_sentences(line)

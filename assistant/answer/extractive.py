@@ -27,15 +27,14 @@ from functools import lru_cache
 from typing import Any
 
 from assistant.answer.abstain import names
-from assistant.ingest.loaders import is_table_separator
 from assistant.retrieve import definitions
 from assistant.text.language import CJK, CJK_CHARS
+from assistant.text.markup import is_table_separator, label_cells, plain, table_cells
 from assistant.text.sentences import split_sentences
 from assistant.text.tokens import get_jieba
 
 MIN_CHARS = 6  # shorter "sentences" are headings, labels or stray markup
 MAX_CHARS = 160  # longer ones are cut at clause boundaries so a quote stays readable
-HEADER_CELL_CHARS = 24  # a table's first line is its header when its cells are this short
 CELL_CHARS = 100  # long table cells are shortened in the row (their sentences stand alone)
 RELATIVE_FLOOR = 0.25  # later quotes must score at least this share of the best one
 RANK_BONUS = 0.5  # passage 1 scores up to +50%, falling off as 1/rank
@@ -57,11 +56,7 @@ _CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 _LATIN_WORD = re.compile(r"[a-z0-9]+")
 _CLAUSE_END = re.compile(r"(?<=[，,、：:])")
 
-_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
-_HTML = re.compile(r"<[^>\n]{1,200}>")
 _URL = re.compile(r"https?://\S+")
-_MARKER = re.compile(r"\s*[\[【［]\^?\d{1,4}[\]】］]")  # the source's own footnote marks
 # A Markdown heading, or a line that is only a link or an image (a reference's title):
 # they name a topic, they do not state anything about it.
 _TITLE_LINE = re.compile(
@@ -74,8 +69,6 @@ _TRAILING_REFERENCE = re.compile(
     r"\[[^\]]*\]\([^)]*\)[\s.。]*$",
     re.IGNORECASE,
 )
-_LINE_LEAD = re.compile(r"^\s*(?:#{1,6}\s+|>\s*|[-*+•]\s+|\d{1,3}[.)、]\s+)+")
-_EMPHASIS = re.compile(r"\*\*|__|~~")
 
 _STOPWORDS = """
     的 了 是 在 和 与 及 或 等 也 都 就 被 把 对 中 上 下 为 以 之 其 这 那 哪
@@ -255,7 +248,7 @@ def _units(text: str, passage: int) -> list[_Unit]:
     titles: list[str] = []
     in_table = False  # the line before was a table line
     for n, line in enumerate(lines):
-        cells = _table_cells(line, in_table)
+        cells = table_cells(line, in_table)
         starts_table, in_table = not in_table, cells is not None
         if cells is None:
             header = None
@@ -271,31 +264,24 @@ def _units(text: str, passage: int) -> list[_Unit]:
         # The first line of a table is its header: the chunker repeats it at the top of
         # every chunk of a long table, without the "|---|" line under it.
         if starts_table and ("\t" in line or is_table_separator(following)
-                             or (_table_cells(following, True) is not None and _labels(cells))):
-            header = " | ".join(_clean(c) for c in cells)
+                             or (table_cells(following, True) is not None and label_cells(cells))):
+            header = " | ".join(plain(c) for c in cells)
             continue
-        row = " | ".join(_shorten(_clean(c)) for c in cells)
+        row = " | ".join(_shorten(plain(c)) for c in cells)
         if row == header:  # the header repeated inside the passage
             continue
         _add(units, f"{header}\n{row}" if header else row, passage, row=True)
         # A long cell may hold the answer past the shortened part: offer its sentences too.
         for cell in cells:
-            if len(_clean(cell)) > CELL_CHARS:
+            if len(plain(cell)) > CELL_CHARS:
                 for piece in _sentences(cell):
                     _add(units, piece, passage)
     if not units:  # a passage of headings and links only: they are all it has to say
         for line in titles:
-            _add(units, _clean(line), passage)
+            _add(units, plain(line), passage)
     return units
 
 
-_SENTENCE_CELL = re.compile(r"[。！？]$|\s\S*[.!?]$")  # "No." is a label, "It is fast." is not
-
-
-def _labels(cells: list[str]) -> bool:
-    """Cells that read as column names: short, with no sentence in them."""
-    return all(len(_clean(c)) <= HEADER_CELL_CHARS and not _SENTENCE_CELL.search(c.strip())
-               for c in cells)
 
 
 def _add(units: list[_Unit], shown: str, passage: int, row: bool = False) -> None:
@@ -308,24 +294,8 @@ def _add(units: list[_Unit], shown: str, passage: int, row: bool = False) -> Non
         units.append(_Unit(shown, passage, len(units), tokens, row))
 
 
-def _table_cells(line: str, in_table: bool = False) -> list[str] | None:
-    """The cells of a Markdown (``| a | b |``) or tab-separated row, else None.
-
-    A row without outer pipes needs two " | " to count, unless it follows a table line:
-    "sft | Supervised Fine-Tuning…" under "缩写名 | 描述 | 备注" is a row whose last
-    cell is empty, not a sentence that happens to hold a bar."""
-    if "\t" in line.strip():
-        cells = [c for c in line.strip().split("\t") if c.strip()]
-        return cells if len(cells) >= 2 else None
-    stripped = line.strip()
-    if stripped.startswith("|") or stripped.count(" | ") >= (1 if in_table else 2):
-        cells = [c for c in stripped.strip("|").split("|") if c.strip()]
-        return cells if len(cells) >= 2 or is_table_separator(line) else None
-    return None
-
-
 def _sentences(line: str) -> list[str]:
-    line = _clean(_TRAILING_REFERENCE.sub("", line))
+    line = plain(_TRAILING_REFERENCE.sub("", line))
     out: list[str] = []
     for sentence in split_sentences(line):
         sentence = sentence.strip()
@@ -340,17 +310,6 @@ def _sentences(line: str) -> list[str]:
             piece += clause
         out.append(piece.strip())
     return [s for s in out if s]
-
-
-def _clean(text: str) -> str:
-    """Markdown and HTML reduced to the words a reader sees."""
-    text = _IMAGE.sub("", text)
-    text = _LINK.sub(r"\1", text)
-    text = _HTML.sub("", text)
-    text = _MARKER.sub("", text)
-    text = _EMPHASIS.sub("", text)
-    text = _LINE_LEAD.sub("", text)
-    return re.sub(r"[ \t\u3000]+", " ", text).strip()
 
 
 def _shorten(cell: str) -> str:

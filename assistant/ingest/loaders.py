@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+from assistant.text.markup import is_table_separator
+
 
 @dataclass
 class Block:
@@ -270,13 +272,7 @@ _ATX_RE = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _SETEXT_RE = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _THEMATIC_RE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 _FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_TABLE_SEP_RE = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
 _LIST_RE = re.compile(r"^\s*(?:[-+*]|\d+[.)])\s")
-
-
-def is_table_separator(line: str) -> bool:
-    """A Markdown table's ``|---|:---:|`` line."""
-    return "|" in line and "-" in line and bool(_TABLE_SEP_RE.match(line))
 
 
 def _split_pipe_row(line: str) -> list[str]:
