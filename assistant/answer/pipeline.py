@@ -82,8 +82,10 @@ class Answer:
 class Event:
     """What a streaming turn yields, in this order:
     ``status`` (e.g. "searching", "reading the sources"), ``sources`` (once, after
-    retrieval, ``sources`` set), ``token`` (many, ``text`` is the new piece), ``done``
-    (once, ``answer`` set; its ``answer.answer`` is the final cleaned text)."""
+    retrieval, ``sources`` set), ``quote`` (only when asked for with ``quote_first`` and
+    a model is to answer: ``text`` is the quoted answer to show while the model reads;
+    its tokens replace it), ``token`` (many, ``text`` is the new piece), ``done`` (once,
+    ``answer`` set; its ``answer.answer`` is the final cleaned text)."""
 
     kind: str
     text: str = ""
@@ -279,6 +281,7 @@ class _Options:
     context_tokens: int
     temperature: float
     max_answer_tokens: int
+    quote_first: bool = False
 
 
 def _to_source(n: int, hit: Any) -> Source:
@@ -388,8 +391,11 @@ class Assistant:
         context_tokens: int | None = None,
         temperature: float | None = None,
         max_answer_tokens: int | None = None,
+        quote_first: bool = False,
     ) -> Iterator[Event]:
         """Events of one turn: status, sources (before any generation), tokens, done.
+        ``quote_first`` (the web page): a ``quote`` event with the extractive answer
+        before a model starts reading, to show while it does.
 
         Bad input, a missing index or a model file that cannot load raise
         :class:`AssistantError` here, before anything is yielded. Once streaming, every
@@ -405,6 +411,7 @@ class Assistant:
                 self.settings.temperature if temperature is None else temperature
             ),
             max_answer_tokens=max(1, int(max_answer_tokens or self.settings.max_answer_tokens)),
+            quote_first=bool(quote_first),
         )
         searcher = self.searcher
         generator = self.generator
@@ -504,10 +511,18 @@ class Assistant:
             yield Event("token", text=answer.answer)
             return
 
+        quoted: list[str] = []  # the extractive answer, made once
+
+        def quote_text() -> str:
+            if not quoted:
+                # Numbered as in the prompt: passage i of the packed list is [i+1].
+                quoted.append(extractive_answer(
+                    answer.standalone, packed.hits, topic=rel.topic,
+                    similarity=_sentence_similarity(searcher, answer.standalone)))
+            return quoted[0]
+
         def quote() -> Iterator[Event]:
-            # Numbered as in the prompt: passage i of the packed list is [i+1].
-            raw = extractive_answer(answer.standalone, packed.hits, topic=rel.topic,
-                                    similarity=_sentence_similarity(searcher, answer.standalone))
+            raw = quote_text()
             timings["first_token_ms"] = _ms(t0)
             for line in raw.splitlines(keepends=True):
                 pieces.append(line)
@@ -516,34 +531,46 @@ class Assistant:
         if generator is None:
             yield from quote()
         else:
-            messages = answer_messages(answer.standalone, packed.blocks, lang)
-            timings["prompt_tokens"] = _prompt_tokens(generator, messages)
-            yield Event("status", text="reading the sources")
-            try:
-                yield from self._generate(generator, messages, opts, timings, t0, count,
-                                          pieces)
-                if declined("".join(pieces)) and rel.relevant:
-                    # The relevance check (calibrated on the unanswerable sets) passed, and
-                    # a 1.5B model's "not in the sources" is not to be trusted over it: it
-                    # declined 9 of 16 answerable CMRC questions whose sources held the
-                    # answer. Quoting instead: CMRC gold 37.5% -> 87.5%, unanswerable
-                    # questions abstaining unchanged (BENCHMARKS.md).
-                    pieces.clear()
-                    answer.backend = "extractive"
-                    notes.append(DECLINED_NOTICE[lang])
-                    yield Event("status", text="quoting the sources")
-                    yield from quote()
-            except ModelUnavailable as e:
-                # The model process died or is stopped: this answer quotes the sources
-                # (the worker restarts on its own), and says why.
-                log.warning("answering with quotes: %s", e.message)
-                pieces.clear()
-                answer.backend = "extractive"
-                notes.append(MODEL_DOWN_NOTICE[lang].format(why=e.message))
-                yield Event("status", text="quoting the sources")
-                yield from quote()
+            if opts.quote_first:
+                # The page shows the quotes while the model reads the prompt (10-30 s on a
+                # CPU); the model's tokens replace them, and they stay if it fails.
+                yield Event("quote", text=quote_text())
+            yield from self._model_answer(answer, lang, generator, packed, rel.relevant,
+                                          opts, t0, count, notes, pieces, quote)
         self._finish(answer, "".join(pieces), lang, notes,
                      _sentence_similarity(searcher, answer.standalone, pairwise=True))
+
+    def _model_answer(self, answer: Answer, lang: str, generator: Generator, packed: Any,
+                      relevant: bool, opts: _Options, t0: float, count: Any,
+                      notes: list[str], pieces: list[str], quote: Any) -> Iterator[Event]:
+        """The model writes the answer; quotes (``quote()``) stand in when it declines a
+        question the sources are relevant to, or when it cannot answer."""
+        timings = answer.timings
+        messages = answer_messages(answer.standalone, packed.blocks, lang)
+        timings["prompt_tokens"] = _prompt_tokens(generator, messages)
+        yield Event("status", text="reading the sources")
+        try:
+            yield from self._generate(generator, messages, opts, timings, t0, count, pieces)
+            if declined("".join(pieces)) and relevant:
+                # The relevance check (calibrated on the unanswerable sets) passed, and
+                # a 1.5B model's "not in the sources" is not to be trusted over it: it
+                # declined 9 of 16 answerable CMRC questions whose sources held the
+                # answer. Quoting instead: CMRC gold 37.5% -> 87.5%, unanswerable
+                # questions abstaining unchanged (BENCHMARKS.md).
+                pieces.clear()
+                answer.backend = "extractive"
+                notes.append(DECLINED_NOTICE[lang])
+                yield Event("status", text="quoting the sources")
+                yield from quote()
+        except ModelUnavailable as e:
+            # The model process died, froze or is stopped: this answer quotes the
+            # sources (the worker restarts on its own), and says why.
+            log.warning("answering with quotes: %s", e.message)
+            pieces.clear()
+            answer.backend = "extractive"
+            notes.append(MODEL_DOWN_NOTICE[lang].format(why=e.words(lang)[0]))
+            yield Event("status", text="quoting the sources")
+            yield from quote()
 
     @staticmethod
     def _generate(generator: Generator, messages: list[dict], opts: _Options,

@@ -14,6 +14,12 @@ and LM Studio do, the model runs in a worker process instead, and this class (th
   pipeline then quotes the sources) and is started again once in the background; a
   second death with no answer in between leaves it stopped (:class:`ModelUnavailable`),
   shown in ``/health`` and the status line, until the server restarts;
+- a worker that is alive but silent is caught two ways: a thread in the worker beats
+  (bumps a shared counter) every ``BEAT_EVERY`` s, also while llama.cpp computes (ctypes
+  releases the GIL), so a frozen worker (stopped, or a native call that holds the GIL)
+  misses its beats and is killed after ``BEAT_TIMEOUT`` s; a worker that beats but sends
+  no piece is killed once its first piece is ``STUCK_FACTOR`` times later than its
+  measured reading speed predicts. Either is then handled as a crash;
 - questions queue for the one worker, as they do for an in-process model.
 """
 
@@ -48,18 +54,47 @@ ALIVE_EVERY = 0.5  # seconds between two checks that the worker still runs, whil
 # longer, and a hang is not waited out for the full FIRST_PIECE_TIMEOUT.
 STUCK_FACTOR = 6.0
 FIRST_PIECE_FLOOR = 120.0
+# The worker's heartbeat: a beat every BEAT_EVERY s; none for BEAT_TIMEOUT s means it is
+# frozen (SIGSTOP, a deadlock in native code holding the GIL, a machine swapping hard).
+# The beat thread sleeps between beats, so only a frozen process misses 20 in a row: a
+# model computing on every core still beats (its kernels run without the GIL).
+BEAT_EVERY = 0.25
+BEAT_TIMEOUT = 5.0
 
 
 class ModelCrashed(ModelUnavailable):
     """The model's worker process died while it answered."""
 
 
-def _worker_main(conn: Any, spec: dict, fault_after: int | None = None) -> None:
+def _beat(counter: Any) -> None:
+    """The worker's heartbeat thread: bump ``counter`` every ``BEAT_EVERY`` seconds."""
+    while True:
+        counter.value += 1
+        time.sleep(BEAT_EVERY)
+
+
+def _inject(fault: str) -> None:
+    """Tests only: how a worker fails at its ``fault_after``-th piece."""
+    if fault == "sigill":  # a CPU that lacks an instruction of the build
+        os.kill(os.getpid(), signal.SIGILL)
+    elif fault == "hang":  # alive and beating, but no piece ever comes
+        while True:
+            time.sleep(60)
+    elif fault == "gil":  # frozen in native code that holds the GIL: no beat either
+        import ctypes
+
+        ctypes.PyDLL(None).sleep(3600)  # PyDLL keeps the GIL through the call
+
+
+def _worker_main(conn: Any, spec: dict, fault_after: int | None = None,
+                 beat: Any = None, fault: str = "sigill") -> None:
     """The child: load the model, then answer one request at a time until told to stop.
-    ``fault_after`` (tests only) kills it with SIGILL after that many pieces, as a CPU
-    that lacks an instruction of the build would."""
+    ``beat`` is the shared counter its heartbeat thread bumps. ``fault_after`` (tests
+    only) makes it fail after that many pieces as ``fault`` says (:func:`_inject`)."""
     from assistant import notices
 
+    if beat is not None:
+        threading.Thread(target=_beat, args=(beat,), name="heartbeat", daemon=True).start()
     notices.quiet = True  # the parent, which loaded the vocabulary, has said it all once
     try:
         gen = LlamaCppGenerator(**spec)
@@ -84,7 +119,7 @@ def _worker_main(conn: Any, spec: dict, fault_after: int | None = None) -> None:
             pieces = gen.stream(messages, **kwargs)
             for sent, piece in enumerate(pieces):
                 if fault_after is not None and sent >= fault_after:
-                    os.kill(os.getpid(), signal.SIGILL)
+                    _inject(fault)
                 if conn.poll() and conn.recv()[0] == "cancel":
                     pieces.close()  # releases the model's lock
                     break
@@ -106,9 +141,10 @@ class ModelProcess:
 
     def __init__(self, path: str | Path, n_ctx: int | None = None,
                  threads: int | None = None, *, label: str | None = None,
-                 chat_template: str | None = None, _fault_after: int | None = None):
+                 chat_template: str | None = None, _fault_after: int | None = None,
+                 _fault: str = "sigill"):
         self.path = Path(path).expanduser()
-        self._fault_after = _fault_after
+        self._fault_after, self._fault = _fault_after, _fault
         self._spec = {"path": str(self.path), "n_ctx": n_ctx, "threads": threads,
                       "label": label, "chat_template": chat_template}
         # The vocabulary alone, here: token counts and the chat template without weights.
@@ -122,8 +158,13 @@ class ModelProcess:
         self._context = self._vocab.context_length
         self.crashes = 0
         self.last_error: str | None = None
+        self._last_zh: str | None = None  # last_error in Chinese, when known
         self._restarted_since_answer = False
         self._state = "starting"
+        self._beat: Any = None  # the worker's heartbeat counter (shared memory)
+        self._beat_seen = (0, 0.0)  # (its value, when it last changed)
+        self._stuck: tuple[str, str] | None = None  # why the supervisor killed it (en, zh)
+        self._restarting: threading.Thread | None = None
         # Prompt tokens read per second, measured on each answer (the web page's wait
         # estimate): the prompt's tokens over the time to its first piece.
         self.read_speed: float | None = None
@@ -169,7 +210,11 @@ class ModelProcess:
         return self._proc.pid if self._proc is not None and self._proc.is_alive() else None
 
     def close(self) -> None:
-        """Stop the worker (also at interpreter exit: it is a daemon process)."""
+        """Stop the worker (also at interpreter exit: it is a daemon process), after a
+        restart under way has finished, so the restarted worker is not left running."""
+        restart = self._restarting
+        if restart is not None:
+            restart.join(LOAD_TIMEOUT)
         with self._state_lock:
             conn, proc = self._conn, self._proc
             self._conn = self._proc = None
@@ -187,7 +232,9 @@ class ModelProcess:
         """Start a worker and wait for its model to load; raise what loading raised."""
         ctx = mp.get_context("spawn")  # a fork of a threaded server is not safe
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_worker_main, args=(child, self._spec, self._fault_after),
+        beat = ctx.RawValue("Q", 0)
+        proc = ctx.Process(target=_worker_main,
+                           args=(child, self._spec, self._fault_after, beat, self._fault),
                            name="assistant-model", daemon=True)
         proc.start()
         child.close()
@@ -209,12 +256,13 @@ class ModelProcess:
             raise AssistantError(message[1], hint=message[2], status=message[3])
         with self._state_lock:
             self._proc, self._conn = proc, parent
+            self._beat, self._beat_seen, self._stuck = beat, (beat.value, time.monotonic()), None
             self._name, self._context = message[1], message[2]  # as the worker loaded it
             self._state = "ready"
 
     def _fail(self, message: str, hint: str) -> ModelUnavailable:
         self._state = "failed"
-        self.last_error = message
+        self.last_error, self._last_zh = message, None
         return ModelUnavailable(message, hint=hint, status=503)
 
     def _unavailable(self) -> ModelUnavailable:
@@ -222,12 +270,15 @@ class ModelProcess:
             f"the local model is stopped: {self.last_error}",
             hint="restart `assistant serve`; `assistant doctor` checks the model",
             status=503,
+            zh=(f"本地模型已停止：{self._last_zh or self.last_error}",
+                "重启 assistant serve；assistant doctor 会检查模型"),
         )
 
     def _generate(self, messages: list[dict], kwargs: dict, used: int = 0) -> Iterator[str]:
         if not self._lock.acquire(timeout=BUSY_TIMEOUT):
             raise AssistantError("the local model is still busy with another answer",
-                                 hint="wait for it to finish and ask again", status=503)
+                                 hint="wait for it to finish and ask again", status=503,
+                                 zh=("本地模型还在回答另一个问题", "等它答完再问"))
         finished = False
         conn = None
         try:
@@ -239,8 +290,8 @@ class ModelProcess:
             wait = self.first_piece_limit(used)
             while True:
                 if not self._poll(conn, wait):
-                    log.warning("the local model sent nothing for %.0f s: stopping it", wait)
-                    self._proc.kill()  # hung: treated as a crash below
+                    self._kill(f"the local model sent nothing for {wait:.0f} s",
+                               f"本地模型 {wait:.0f} 秒没有输出")  # hung: a crash below
                 wait = STALL_TIMEOUT
                 message = conn.recv()
                 if message[0] == "piece":
@@ -280,6 +331,34 @@ class ModelProcess:
             if proc is None or not proc.is_alive():
                 conn.close()
                 return True
+            silent = self.silent_for()
+            if silent > BEAT_TIMEOUT:  # frozen: its heartbeat stopped
+                self._kill(f"the local model stopped responding (no heartbeat for "
+                           f"{silent:.0f} s)", f"本地模型 {silent:.0f} 秒没有响应")
+                proc.join(timeout=5)
+                conn.close()
+                return True
+
+    def silent_for(self) -> float:
+        """Seconds since the worker's heartbeat last moved (as seen by these checks)."""
+        beat = self._beat
+        if beat is None:
+            return 0.0
+        value, since = self._beat_seen
+        now = time.monotonic()
+        if beat.value != value:
+            self._beat_seen = (beat.value, now)
+            return 0.0
+        return now - since
+
+    def _kill(self, why: str, why_zh: str) -> None:
+        """Kill a worker taken as stuck; the read that follows fails, as for a crash,
+        whose message then says ``why``."""
+        log.warning("%s: stopping it", why)
+        self._stuck = (why, why_zh)
+        proc = self._proc
+        if proc is not None:
+            proc.kill()  # SIGKILL ends a stopped (SIGSTOP) process too
 
     def first_piece_limit(self, tokens: int) -> float:
         """Seconds to wait for the first piece of a prompt of ``tokens`` tokens before
@@ -299,11 +378,11 @@ class ModelProcess:
     def _cancel(self, conn: Any) -> None:
         try:
             conn.send(("cancel",))
-            while conn.poll(STALL_TIMEOUT):
+            while self._poll(conn, STALL_TIMEOUT):
                 if conn.recv()[0] in ("end", "error"):
                     return
-        except (EOFError, OSError):
-            pass
+        except (EOFError, OSError):  # it died, or froze, while stopping: as a crash
+            self._crashed()
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + LOAD_TIMEOUT
@@ -318,8 +397,14 @@ class ModelProcess:
             proc.join(timeout=5)
         code = proc.exitcode if proc is not None else None
         self.crashes += 1
-        reason = _exit_reason(code)
-        self.last_error = f"the local model process stopped ({reason})"
+        if self._stuck is not None:  # killed by the supervisor: say why, not "SIGKILL"
+            (self.last_error, zh), self._stuck = self._stuck, None
+            hint = "it is started again; `assistant doctor` checks the model"
+            zh_hint = "它会自动重启；assistant doctor 会检查模型"
+        else:
+            self.last_error = f"the local model process stopped ({_exit_reason(code)})"
+            zh = f"本地模型进程停止了（{_exit_reason(code, 'zh')}）"
+            hint, zh_hint = _crash_hint(code), _crash_hint(code, "zh")
         log.warning("%s; %s", self.last_error,
                     "not restarting it again" if self._restarted_since_answer else "restarting")
         if self._restarted_since_answer:  # died again before answering anything
@@ -327,8 +412,11 @@ class ModelProcess:
         else:
             self._restarted_since_answer = True
             self._state = "restarting"
-            threading.Thread(target=self._restart, name="model-restart", daemon=True).start()
-        return ModelCrashed(self.last_error, hint=_crash_hint(code), status=503)
+            self._restarting = threading.Thread(target=self._restart, name="model-restart",
+                                                daemon=True)
+            self._restarting.start()
+        self._last_zh = zh
+        return ModelCrashed(self.last_error, hint=hint, status=503, zh=(zh, zh_hint))
 
     def _restart(self) -> None:
         try:
@@ -340,22 +428,32 @@ class ModelProcess:
             log.warning("restarting the local model failed: %s", e.message)
 
 
-def _exit_reason(code: int | None) -> str:
+def _exit_reason(code: int | None, lang: str = "en") -> str:
+    zh = lang == "zh"
     if code is None:
-        return "no exit code"
+        return "没有退出码" if zh else "no exit code"
     if code < 0:
         try:
-            return f"killed by {signal.Signals(-code).name}"
+            name = signal.Signals(-code).name
         except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
+            name = f"signal {-code}"
+        return f"被 {name} 信号终止" if zh else f"killed by {name}"
+    return f"退出码 {code}" if zh else f"exit code {code}"
 
 
-def _crash_hint(code: int | None) -> str:
+def _crash_hint(code: int | None, lang: str = "en") -> str:
+    zh = lang == "zh"
     if code == -signal.SIGILL:
+        if zh:
+            return ("llama-cpp-python 的编译用到了这台 CPU 不支持的指令：./install.sh 会为"
+                    "这台 CPU 重新编译（assistant doctor 会检查编译）")
         return ("llama-cpp-python was built for instructions this CPU does not run: "
                 "./install.sh rebuilds it for this CPU (`assistant doctor` checks the build)")
     if code == -signal.SIGKILL:
+        if zh:
+            return "它被终止了（内存不足，或被手动终止）：换小一点的模型或减少 context_tokens"
         return ("it was killed (out of memory, or by hand): a smaller model or fewer "
                 "context_tokens needs less memory")
+    if zh:
+        return "assistant doctor 会检查模型；详情见服务器日志"
     return "`assistant doctor` checks the model; the server log has the details"
