@@ -23,15 +23,14 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from assistant.answer.abstain import names
 from assistant.retrieve import definitions
-from assistant.text.language import CJK, CJK_CHARS
+from assistant.text.language import CJK
 from assistant.text.markup import is_table_separator, label_cells, plain, table_cells
 from assistant.text.sentences import split_sentences
-from assistant.text.tokens import get_jieba
+from assistant.text.tokens import CHAR, match_tokens
 
 MIN_CHARS = 6  # shorter "sentences" are headings, labels or stray markup
 MAX_CHARS = 160  # longer ones are cut at clause boundaries so a quote stays readable
@@ -50,10 +49,7 @@ OFF_TOPIC = 0.5  # a passage that never names the question's topic, when others 
 CHAR_WEIGHT = 0.5  # weight of single-character matches against jieba words
 NOVELTY_FLOOR, NOVEL_WORDS = 0.25, 3  # under 3 words of its own, a sentence scores less
 log = logging.getLogger(__name__)
-_CHAR = "\x00"  # prefix that keeps character features apart from one-character words
 
-_CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
-_LATIN_WORD = re.compile(r"[a-z0-9]+")
 _CLAUSE_END = re.compile(r"(?<=[，,、：:])")
 
 _URL = re.compile(r"https?://\S+")
@@ -70,15 +66,6 @@ _TRAILING_REFERENCE = re.compile(
     re.IGNORECASE,
 )
 
-_STOPWORDS = """
-    的 了 是 在 和 与 及 或 等 也 都 就 被 把 对 中 上 下 为 以 之 其 这 那 哪
-    吗 呢 吧 啊 有 个 一个 什么 哪些 哪个 哪家 哪种 哪里 哪一年 谁 如何 怎么
-    怎样 为什么 多少 几 是否 可以 能 会 主要 通常 请问 一下 一种 我 你 他 它 们 我们
-    a an the of to in on for is are was were be been what which who whom whose how does
-    do did why when where this that these those with by as at from and or it its can into
-    about there their they than then so if not no yes
-"""
-_STOP = frozenset(_STOPWORDS.split())
 # Characters of the question words (什么, 哪些, 怎么, 谁): a sentence holding "为什么" shares
 # them with any "是什么" question, and that is no sign it is about what was asked.
 _ASKING_CHARS = frozenset("什么哪怎谁")
@@ -103,12 +90,12 @@ class _Unit:
     def words(self) -> set[str]:
         """Its words, without a table row's header (rows of one table share it)."""
         if self._words is None:
-            self._words = {t for t in self.own_tokens() if not t.startswith(_CHAR)}
+            self._words = {t for t in self.own_tokens() if not t.startswith(CHAR)}
         return self._words
 
     def own_tokens(self) -> tuple[str, ...]:
         """Its tokens, characters included, without a table row's header."""
-        return _tokens(self.shown.splitlines()[-1]) if self.row else self.tokens
+        return match_tokens(self.shown.splitlines()[-1]) if self.row else self.tokens
 
 
 Similarity = Callable[[str, list[str]], Sequence[float]]
@@ -131,10 +118,10 @@ def extractive_answer(question: str, passages: Sequence[Any], max_sentences: int
     units = [u for i, p in enumerate(passages) for u in _units(getattr(p, "text", "") or "", i)]
     if not units or max_sentences < 1:
         return ""
-    query = set(_tokens(question))
+    query = set(match_tokens(question))
     # Title and heading path name the topic a chunk's sentences leave implicit.
     context = {
-        i: set(_tokens(f"{getattr(p, 'title', '') or ''} {getattr(p, 'heading', '') or ''}"))
+        i: set(match_tokens(f"{getattr(p, 'title', '') or ''} {getattr(p, 'heading', '') or ''}"))
         for i, p in enumerate(passages)
     }
     scores = _bm25(query, units, context)
@@ -182,7 +169,7 @@ def _shares_words(query: set[str], unit: _Unit) -> bool:
     asked about) says nothing about what was asked. Two shared characters count as a
     word (jieba may cut "雌狸长" apart), one does not ("理想" is not about "核心思想")."""
     shared = query.intersection(unit.own_tokens())
-    return (any(not t.startswith(_CHAR) for t in shared)
+    return (any(not t.startswith(CHAR) for t in shared)
             or len({t for t in shared if t[1:] not in _ASKING_CHARS}) >= 2)
 
 
@@ -231,7 +218,7 @@ def _label_asked(text: str, query: set[str]) -> bool:
     m = _LABEL.match(text)
     if m is None:
         return False
-    words = {t for t in _tokens(m.group(1)) if not t.startswith(_CHAR)}
+    words = {t for t in match_tokens(m.group(1)) if not t.startswith(CHAR)}
     return bool(words) and words <= query
 
 
@@ -289,7 +276,7 @@ def _add(units: list[_Unit], shown: str, passage: int, row: bool = False) -> Non
     content = _URL.sub("", shown)
     if sum(not c.isspace() for c in content) < MIN_CHARS:
         return
-    tokens = _tokens(content)
+    tokens = match_tokens(content)
     if len(tokens) >= 2 or CJK.search(content):
         units.append(_Unit(shown, passage, len(units), tokens, row))
 
@@ -319,37 +306,6 @@ def _shorten(cell: str) -> str:
     return first if len(first) <= 1.5 * CELL_CHARS else cell[:CELL_CHARS].rstrip() + "…"
 
 
-@lru_cache(maxsize=8192)  # the same chunks come back question after question
-def _tokens(text: str) -> tuple[str, ...]:
-    """Words for matching: jieba words and single characters for Chinese runs, and
-    lower-case, lightly stemmed words for Latin script."""
-    jieba = get_jieba()
-    out: list[str] = []
-    pos = 0
-    for m in _CJK_RUN.finditer(text):
-        out += _LATIN_WORD.findall(text[pos : m.start()].lower())
-        out += jieba.lcut(m.group(0))
-        pos = m.end()
-    out += _LATIN_WORD.findall(text[pos:].lower())
-    words = [_stem(t) for t in out if t not in _STOP]
-    # Single characters too (weighted down in scoring): jieba may cut "雌狸长" differently
-    # in the question and in the passage, and "多长" should still meet "全长".
-    words += [_CHAR + c for c in "".join(_CJK_RUN.findall(text)) if c not in _STOP]
-    return tuple(words)
-
-
-def _stem(word: str) -> str:
-    """A light English stemmer: "models"/"modelled"/"modeling" all meet "model"."""
-    if not word.isascii() or len(word) <= 4 or not word.isalpha():
-        return word
-    if word.endswith(("sses", "xes", "ches", "shes")):
-        return word[:-2]
-    for suffix in ("ing", "ed", "s"):
-        if word.endswith(suffix) and not word.endswith("ss"):
-            return word[: -len(suffix)]
-    return word
-
-
 def _bm25(query: set[str], units: list[_Unit], context: dict[int, set[str]]) -> list[float]:
     """BM25 of each sentence, plus part credit for question words its passage has.
 
@@ -369,7 +325,7 @@ def _bm25(query: set[str], units: list[_Unit], context: dict[int, set[str]]) -> 
     known = set().union(*in_passage.values())
     idf = {t: math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in known}
     for t in idf:
-        if t.startswith(_CHAR):
+        if t.startswith(CHAR):
             idf[t] *= CHAR_WEIGHT
     topics = {p: {t for t in words if t in idf} for p, words in context.items()}
     scores = []
@@ -383,8 +339,8 @@ def _bm25(query: set[str], units: list[_Unit], context: dict[int, set[str]]) -> 
         tf = Counter(t for t in u.tokens if t in idf and t not in topic)
         # A character already counted inside a matched word is not counted again: "缩写"
         # would otherwise weigh three times as much as "GEMM".
-        covered = {_CHAR + c for t in tf | dict.fromkeys(topic)
-                   if not t.startswith(_CHAR) for c in t}
+        covered = {CHAR + c for t in tf | dict.fromkeys(topic)
+                   if not t.startswith(CHAR) for c in t}
         for t in covered & tf.keys():
             del tf[t]
         norm = K1 * (1 - B + B * len(u.tokens) / avg)
@@ -395,7 +351,7 @@ def _bm25(query: set[str], units: list[_Unit], context: dict[int, set[str]]) -> 
         inherited = sum(idf[t] for t in in_passage[u.passage] if t not in tf and t not in topic)
         # A line made only of the question's words (a heading, a title) cannot hold
         # the answer: it needs words of its own.
-        novel = len({t for t in u.tokens if t not in query and not t.startswith(_CHAR)})
+        novel = len({t for t in u.tokens if t not in query and not t.startswith(CHAR)})
         novelty = min(1.0, NOVELTY_FLOOR + novel / NOVEL_WORDS)
         scores.append((own + CONTEXT_WEIGHT * inherited) * novelty)
     return scores

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from assistant.answer.abstain import EN_FILLER, QUESTION_WORD, relevance
+from assistant.answer.abstain import QUESTION_WORD, relevance
 from assistant.answer.attribution import attribute
 from assistant.answer.citations import parse_citations
 from assistant.answer.extractive import extractive_answer
@@ -29,7 +29,7 @@ from assistant.generate import Generator, resolve_generator
 from assistant.retrieve import definitions
 from assistant.text.counting import cl100k_counter
 from assistant.text.language import language
-from assistant.text.tokens import QUERY_STOPWORDS, query_tokens
+from assistant.text.tokens import EN_FILLER, QUERY_STOPWORDS, query_tokens
 
 
 @dataclass

@@ -1,9 +1,16 @@
-"""Chinese-aware tokens for BM25: jieba words for Chinese, lower-cased words for Latin.
+"""Chinese-aware words, one cut for every step that compares texts by their words:
+jieba words for Chinese, lower-cased snowball-stemmed words for Latin script.
 
-Documents and queries go through the same function so their tokens meet in the
-full-text index. Queries also drop question words ("什么", "what") that every passage
-would otherwise half-match, the words of a request ("简单说说", "tell me about") and the
-corpus named as where to look ("in the notes", "文档里"), which no passage holds.
+- :func:`tokenize`: documents for the full-text index (jieba's fine-grained cut);
+- :func:`query_tokens`: a question's content words for BM25, the abstain check and
+  attribution (precise cut, :data:`STOPWORDS` dropped, and the corpus named as where to
+  look, "in the notes", "文档里", which no passage holds);
+- :func:`match_tokens`: the words and single Chinese characters by which extractive
+  answers match a question's words to a sentence's.
+
+One stop-word list (:data:`STOPWORDS`): function words, question words ("什么", "what")
+that every passage would otherwise half-match, and the words of a request ("简单说说",
+"tell me about").
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ import re
 import threading
 from functools import lru_cache
 
+from assistant.text.language import CJK_CHARS
+
 # Recorded in the index manifest: a change re-tokenises the full-text index (no re-embedding).
 LEXICAL_VERSION = "jieba-search+snowball-en/1"
 
@@ -20,18 +29,25 @@ _WORD = re.compile(r"\w", re.UNICODE)
 _jieba_lock = threading.Lock()
 _jieba_ready = False
 
-QUERY_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     """
-    的 了 是 在 和 与 及 或 有 为 被 把 对 从 中 上 下 等 也 都 就 而 之 其 这 那
-    哪 些 个 吗 呢 吧 啊
+    的 了 是 在 和 与 及 或 有 为 被 把 对 从 中 上 下 等 也 都 就 而 之 其 这 那 以
+    哪 些 个 吗 呢 吧 啊 一个 一种 他 它 们 哪一年
     什么 哪个 哪些 哪里 哪儿 哪家 哪位 哪种 哪一 怎么 怎样 怎么样 如何 为什么 为何
     多少 几 谁 是否 是不是
     请问 请 一下 可以 能 能够 会 要 需要 通常 主要 一般 指 叫 称为 属于 什么样 什么时候 时候
     a an the is are was were be been being of in on at to for from by with as and or not no
     what which who whom whose when where why how does do did can could should would will
     this that these those it its their there than then into about after before also
+    they so if yes
     """.split()  # noqa: SIM905 - a word list reads better as text
-) | frozenset(
+) | (EN_FILLER := frozenset(
+    # English words too common to name a topic, and the pieces of contractions.
+    """
+    his her him she he you your we our us me my i s t doesn don isn aren wasn didn won
+    much many two most some any such one other only very
+    """.split()  # noqa: SIM905
+)) | frozenset(
     # Words that phrase a request rather than name its topic: a chat user writes "简单说说
     # LoRA", "帮我总结一下 vLLM 的特点", "Tell me about LoRA", "… in the notes". Searched,
     # "简单" outweighed "LoRA" and no passage about LoRA came first; weighed by the
@@ -43,6 +59,8 @@ QUERY_STOPWORDS = frozenset(
     me tell explain describe summarize summarise please know want overview brief briefly
     """.split()  # noqa: SIM905
 )
+QUERY_STOPWORDS = STOPWORDS  # the name the callers of query_tokens know it by
+CHAR = "\x00"  # prefix of :func:`match_tokens`' character features (apart from 1-char words)
 # "… in the notes", "根据文档…", "文档里提到…": the corpus itself, named as where to look.
 # Only in these phrases: "文档加载器" and "How are notes chunked?" are about documents.
 _WHERE_TO_LOOK = re.compile(
@@ -68,6 +86,7 @@ def get_jieba():
 
 
 _LATIN = re.compile(r"[a-z]+")
+_CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 
 
 @lru_cache(maxsize=1)
@@ -106,8 +125,19 @@ def query_tokens(query: str) -> tuple[str, ...]:
     CMRC 2018 0.861/0.960 -> 0.864/0.963, SQuAD unchanged.
     """
     words = _words(_WHERE_TO_LOOK.sub(" ", query), precise=True)
-    kept = [w for w in words if w not in QUERY_STOPWORDS]
+    kept = [w for w in words if w not in STOPWORDS]
     return tuple(dict.fromkeys(_stemmed(kept or words)))
+
+
+@lru_cache(maxsize=8192)  # the same chunks come back question after question
+def match_tokens(text: str) -> tuple[str, ...]:
+    """The content words of ``text`` (precise cut, stemmed, no stopwords), in order and
+    repeated as often as they occur, then each Chinese character of it that is not a
+    stopword, prefixed with :data:`CHAR`: jieba may cut "雌狸长" differently in a question
+    and in a passage, and "多长" should still meet "全长" (a caller weighs these down)."""
+    words = [w for w in _stemmed(_words(text, precise=True)) if w not in STOPWORDS]
+    words += [CHAR + c for c in "".join(_CJK_RUN.findall(text)) if c not in STOPWORDS]
+    return tuple(words)
 
 
 def fts_query(tokens: tuple[str, ...] | list[str]) -> str:
