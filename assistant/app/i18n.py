@@ -84,6 +84,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "正在阅读资料，比预计的久，请稍候",
         "reading the sources, longer than expected",
     ),
+    "quote_first": (
+        "先看资料原文的摘录，模型写好回答后会替换它：",
+        "Quoted from the sources while the model writes its answer:",
+    ),
     "waiting_model": ("模型正在回答上一个问题，稍等", "the model is finishing another answer"),
     "model_loading": ("模型还在加载，稍等", "the model is still loading"),
     "stopped": ("（已停止）", "(stopped)"),

@@ -102,14 +102,17 @@ class Service:
         return self.models.overrides(**values)
 
     def stream(self, question: str, history: list[dict] | None = None,
-               overrides: dict | None = None) -> Iterator:
-        """Events of one chat turn (see :class:`assistant.answer.pipeline.Event`).
+               overrides: dict | None = None, *, quote_first: bool = False) -> Iterator:
+        """Events of one chat turn (see :class:`assistant.answer.pipeline.Event`);
+        ``quote_first`` (the page) adds the quoted answer to show while a model reads.
 
         Not a generator itself: a question the assistant refuses up front (empty, no
         index, a model that cannot load) raises :class:`AssistantError` here, before
         any event, so the HTTP API can still answer with an error status.
         """
         assistant, kw = self.models.assistant_for(overrides)
+        if quote_first:
+            kw = {**kw, "quote_first": True}
         return assistant.stream(question, history or [], **kw)
 
     def ask(self, question: str, history: list[dict] | None = None,

@@ -458,6 +458,91 @@ def test_a_dead_model_gives_a_message_and_the_quote_answer(browsers, web_index, 
         proc.close()
 
 
+# ------------------------------------------------- 4. the quote first, then the model
+
+
+# The model's answer opens with words no quote of the corpus holds.
+MODEL_WORDS = {"zh-CN": ("据资料", "据资料，vLLM 由 UC Berkeley 开发，是开源的推理框架 [1]。"),
+               "en-US": ("According to", "According to the notes, vLLM was developed at "
+                         "UC Berkeley [1].")}
+
+
+@pytest.mark.parametrize(("lang", "question", "says", "label"), [
+    ("zh-CN", "vLLM 是哪个机构开发的？", "正在阅读资料，约", "先看资料原文的摘录"),
+    ("en-US", "Who developed vLLM?", "reading the sources, about", "Quoted from the sources"),
+])
+def test_the_quote_shows_while_the_model_reads_and_its_tokens_replace_it(
+        browsers, web_index, searcher, tmp_path, lang, question, says, label):
+    """While the model reads (6 s here), the bubble holds the wait estimate and, under
+    it, the quoted answer labelled as quotes; the model's tokens then replace both."""
+    from fakes import PacedGenerator
+
+    marker, words = MODEL_WORDS[lang]
+
+    def model():
+        return PacedGenerator(words, read_s=6.0, piece_s=0.08, read_speed=40.0)
+
+    with serving(web_index, assistants(searcher, model)) as (url, _):
+        drv = browsers(lang)
+        open_page(drv, url)
+        send(drv, question)
+        bubble = lambda d: last_answer(d).text if last_answer(d) else ""  # noqa: E731
+        wait(drv, lambda d: label in bubble(d) and says in bubble(d), 30)
+        shown = last_answer(drv)
+        assert "UC Berkeley" in shown.text and marker not in shown.text
+        assert shown.find_elements("css selector", "blockquote a.cite")  # [n] link the cards
+        screenshot(drv, tmp_path, f"quote-first-{lang[:2]}.png")
+        wait(drv, answered, 60)
+        final = last_answer(drv).text
+        assert marker in final and label not in final and says not in final
+        seen = [x for x in drv.execute_script("return window.__seen") if x.strip()]
+        # The model's words grew in place of the quote, which never showed beside them.
+        assert any(marker in x and x != seen[-1] for x in seen), seen[-5:]
+        assert not any(marker in x and label in x for x in seen)
+        screenshot(drv, tmp_path, f"quote-replaced-{lang[:2]}.png")
+
+
+@pytest.mark.parametrize(("lang", "question", "why"), [
+    ("zh-CN", "vLLM 是哪个机构开发的？", "没有响应"),
+    ("en-US", "Who developed vLLM?", "stopped responding"),
+])
+def test_a_stuck_model_gives_a_message_and_the_quote_answer_within_seconds(
+        browsers, web_index, searcher, tiny_path, tmp_path, lang, question, why):
+    """A real worker process frozen by SIGSTOP (alive, silent): the quote shows at
+    once, and within seconds (its heartbeat stops) the answer is the quote with a
+    message in the question's language; never an endless spinner."""
+    import os
+    import signal
+
+    from assistant.generate.worker import BEAT_TIMEOUT, ModelProcess
+
+    proc = ModelProcess(tiny_path, n_ctx=2048, threads=1)
+    try:
+        with serving(web_index, assistants(searcher, lambda: proc), warm=False) as (url, _):
+            drv = browsers(lang)
+            open_page(drv, url)
+            os.kill(proc.pid, signal.SIGSTOP)
+            t0 = time.monotonic()
+            send(drv, question)
+            wait(drv, lambda d: last_answer(d) is not None
+                 and "UC Berkeley" in last_answer(d).text, 30)
+            quoted = time.monotonic() - t0
+            screenshot(drv, tmp_path, f"model-stuck-waiting-{lang[:2]}.png")
+            wait(drv, answered, 60)
+            done = time.monotonic() - t0
+            answer = last_answer(drv)
+            assert why in answer.text and "UC Berkeley" in answer.text
+            assert answer.find_elements("css selector", ".note.warn")
+            assert answer.find_elements("css selector", ".cited a.cite")
+            screenshot(drv, tmp_path, f"model-stuck-{lang[:2]}.png")
+            print(f"\n{lang}: quote shown {quoted:.1f} s, answer with the message "
+                  f"{done:.1f} s after SIGSTOP")
+            # A deadline for this test of the timeout: a few seconds past the beat's.
+            assert done < BEAT_TIMEOUT + 20, done
+    finally:
+        proc.close()
+
+
 # ---------------------------------------------------------------------- 6. conversation
 
 

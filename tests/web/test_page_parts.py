@@ -215,6 +215,44 @@ def test_the_wait_counts_down_the_measured_reading_time(web_service, monkeypatch
     assert Wait(web_service, "en").text("reading the sources") == "reading the sources"
 
 
+def test_the_quote_shows_under_the_wait_until_the_first_token(web_service, monkeypatch):
+    """The turn keeps the pipeline's ``quote`` event; the bubble shows the wait, a label
+    and the quote as a block quote with its [n] linked, until tokens replace them."""
+    from assistant.answer.pipeline import Answer, Event, Source
+    from assistant.app.web.turn import new_turn, run_turn
+
+    source = Source(1, "a.md", "A", "H", [3, 3], "vLLM 是 UC Berkeley 开发的。", 0.9)
+    seen: dict = {}
+
+    def stream(question, history=None, overrides=None, *, quote_first=False):
+        seen["quote_first"] = quote_first
+        yield Event("sources", sources=[source])
+        yield Event("quote", text="vLLM 是 UC Berkeley 开发的。[1]\n")
+        yield Event("status", text="reading the sources")
+        yield Event("token", text="据资料，")
+        yield Event("done", answer=Answer("q", "q", "据资料，UC Berkeley [1]", [source], [source],
+                                          backend="fake"))
+
+    monkeypatch.setattr(web_service, "stream", stream)
+    monkeypatch.setattr(web_service.models, "read_seconds", lambda texts: 8.4)
+    import threading
+
+    turn = new_turn([], "vLLM 是谁开发的？")
+    shown = {}
+    for change in run_turn(web_service, turn, [], {}, "zh", threading.Event()):
+        shown.setdefault(change, render.render_answer(turn, "zh"))
+    assert seen["quote_first"] is True  # the page asks for it; the API and CLI do not
+    quoted = shown["quote"]
+    assert "先看资料原文的摘录" in quoted and "> vLLM 是 UC Berkeley" in quoted
+    assert 'href="#src-1-1"' in quoted
+    assert "约 8 秒" in shown["status"] and "摘录" in shown["status"]  # the wait stays
+    assert "摘录" not in shown["token"] and shown["token"].startswith("据资料")
+    assert "quote" not in turn and "摘录" not in render.render_answer(turn, "zh")
+    en = render.render_answer({**turn, "state": "pending", "answer": "",
+                               "quote": "UC Berkeley [1]"}, "en")
+    assert "Quoted from the sources while the model writes its answer" in en
+
+
 def test_the_estimate_comes_from_the_models_measured_speed(web_index):
     from fakes import PacedGenerator
 

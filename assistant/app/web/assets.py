@@ -50,6 +50,10 @@ CSS = """
 #chat .note.warn { color: var(--color-orange-700, #b45309); }
 .dark #chat .note.warn { color: #fbbf24; }
 #chat em.wait { color: var(--body-text-color-subdued); }
+#chat .quote-first { display: block; margin: .4em 0 0; font-size: .85em;
+  color: var(--body-text-color-subdued); }
+#chat blockquote { margin: .3em 0 0; padding-left: .7em; opacity: .85;
+  border-left: 3px solid var(--border-color-primary); }
 #status-row { align-items: center; }
 #reindex { align-self: flex-start; }
 #status-line .job { color: var(--body-text-color-subdued); }

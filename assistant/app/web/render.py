@@ -234,7 +234,14 @@ def render_answer(turn: dict, lang: str = "zh") -> str:
     if turn["state"] == "pending" and not turn.get("answer"):
         status = turn.get("status_text") or t(f"status:{turn.get('status') or 'searching'}",
                                                lang)
-        return f'<em class="wait">{html.escape(status)}…</em>'
+        wait = f'<em class="wait">{html.escape(status)}…</em>'
+        if not turn.get("quote"):
+            return wait
+        # The quoted answer while the model reads, as a block quote under the wait.
+        quoted = escape_prose(turn["quote"].strip(), link).splitlines()
+        block = "\n".join(f"> {line}" if line.strip() else ">" for line in quoted)
+        label = f'<span class="quote-first">{t("quote_first", lang)}</span>'
+        return f"{wait}\n{label}\n\n{block}"
     if turn["state"] == "stopped":
         body += f' <span class="note">{t("stopped", lang)}</span>'
     if turn["state"] == "done":

@@ -3,9 +3,10 @@ wait made visible.
 
 The assistant's events are read in a thread of their own, so the page can speak while
 none arrives: while a local model reads the prompt the bubble counts down the estimate
-from the model's measured reading speed ("正在阅读资料，约 8 秒"), then the tokens show as
-they come. A model that dies answers by quoting the sources (the answer pipeline does
-it, with a notice saying why); a stop ends the turn at the next event.
+from the model's measured reading speed ("正在阅读资料，约 8 秒"), under the quoted answer
+(labelled as quotes, the pipeline's ``quote`` event), which the model's tokens replace as
+they come. A model that dies or freezes answers by quoting the sources (the answer
+pipeline does it, with a notice saying why); a stop ends the turn at the next event.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def events(service: Service, question: str, history: list[dict], overrides: dict
            stop: threading.Event) -> Iterator[Any]:
     """``service.stream``'s events, read in a thread; None every ``TICK`` seconds while
     none arrives. Refusals (``AssistantError``) raise here, before any event."""
-    stream = service.stream(question, history, overrides)
+    stream = service.stream(question, history, overrides, quote_first=True)
     inbox: queue.Queue = queue.Queue()
 
     def pump() -> None:
@@ -104,7 +105,7 @@ def new_turn(state: list[dict], q: str) -> dict:
 def run_turn(service: Service, turn: dict, history: list[dict], overrides: dict,
              lang: str, stop: threading.Event) -> Iterator[str]:
     """Fill ``turn`` from the answer's events; yields what changed: "status", "sources",
-    "token" (at most every ``STREAM_EVERY`` s) and "done"."""
+    "quote", "token" (at most every ``STREAM_EVERY`` s) and "done"."""
     wait = Wait(service, lang)
     last = 0.0
     try:
@@ -120,6 +121,9 @@ def run_turn(service: Service, turn: dict, history: list[dict], overrides: dict,
             elif ev.kind == "sources":
                 turn["sources"] = [s.to_json() for s in ev.sources or []]
                 yield "sources"
+            elif ev.kind == "quote":
+                turn["quote"] = ev.text  # shown until the first token
+                yield "quote"
             elif ev.kind == "token":
                 turn["answer"] += ev.text
                 now = time.monotonic()
@@ -136,6 +140,7 @@ def run_turn(service: Service, turn: dict, history: list[dict], overrides: dict,
         log.exception("answer failed")
         turn.update(state="error", error=t("failed", lang, kind=type(e).__name__))
     turn.pop("status_text", None)
+    turn.pop("quote", None)
     yield "done"
 
 
