@@ -166,7 +166,8 @@ def clean_question(question: Any) -> tuple[str, list[str]]:
     ('vLLM 是什么？', [])
     """
     if not isinstance(question, str):
-        raise AssistantError("Ask a question: the question must be text.")
+        raise AssistantError("Ask a question: the question must be text.",
+                             zh=("请提一个问题：问题必须是文字。", None))
     notes: list[str] = []
     raw_len = len(question)
     # Cleaning a megabyte to keep 2,000 characters is wasted work: look at a margin only.
@@ -175,13 +176,16 @@ def clean_question(question: Any) -> tuple[str, list[str]]:
     text = re.sub(r"\s+", " ", _CONTROL.sub("", text)).strip()
     if not text:
         why = "it holds only control characters" if had_text else "it is empty"
-        raise AssistantError(
-            f"Ask a question: {why}.", hint='e.g. assistant ask "vLLM 是哪个机构开发的？"'
-        )
+        why_zh = "问题里只有控制字符" if had_text else "问题是空的"
+        example = 'e.g. assistant ask "vLLM 是哪个机构开发的？"'
+        raise AssistantError(f"Ask a question: {why}.", hint=example,
+                             zh=(f"请提一个问题：{why_zh}。", "例如" + example[4:]))
     if not any(c.isalnum() for c in text):
         raise AssistantError(
             "Ask a question in words: this one has no letters or digits.",
             hint='e.g. assistant ask "What is LoRA?"',
+            zh=("请用文字提问：这个问题里没有字母、汉字或数字。",
+                '例如 assistant ask "LoRA 是什么？"'),
         )
     if len(text) > MAX_QUESTION_CHARS or raw_len > len(question[: MAX_QUESTION_CHARS * 4]):
         cut = text[:MAX_QUESTION_CHARS]

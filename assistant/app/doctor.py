@@ -567,33 +567,38 @@ def exit_code(checks: list[Check], strict: bool = False) -> int:
     return 1 if any(c.status in bad for c in checks) else 0
 
 
-def render(checks: list[Check]) -> str:
+def render(checks: list[Check], lang: str = "en") -> str:
+    """The checks as text, in ``lang`` ("zh": the areas, marks and the sentences
+    ``i18n.say`` knows in Chinese; the rest, and ``--json``, as they are)."""
+    from assistant.app.i18n import say, t
+
     lines = []
     area = None
     for c in checks:
         if c.area != area:
             area = c.area
-            lines.append(area)
-        mark = {OK: "ok  ", INFO: "info", WARN: "warn", FAIL: "FAIL"}[c.status]
-        lines.append(f"  {mark}  {c.detail}")
+            lines.append(t(f"dr_area:{area}", lang))
+        lines.append(f"  {t(f'dr_mark:{c.status}', lang)}  {say(c.detail, lang)}")
         if c.fix and c.status in (WARN, FAIL):
-            lines.append(f"        fix: {c.fix}")
+            lines.append(f"        {t('dr_fix', lang, fix=say(c.fix, lang))}")
     fails = sum(c.status == FAIL for c in checks)
     warns = sum(c.status == WARN for c in checks)
     if fails or warns:
-        lines.append(f"{fails} problem{'s' * (fails != 1)}, {warns} warning{'s' * (warns != 1)}.")
+        lines.append(t("dr_summary", lang, fails=fails, warns=warns,
+                       ps="s" * (fails != 1), ws="s" * (warns != 1)))
     else:
-        lines.append("All good.")
+        lines.append(t("dr_all_good", lang))
     return "\n".join(lines)
 
 
-def run_doctor_cli(settings, json_out: bool = False, strict: bool = False) -> int:
-    """Print the checks (text or JSON) and return the exit code."""
+def run_doctor_cli(settings, json_out: bool = False, strict: bool = False,
+                   lang: str = "en") -> int:
+    """Print the checks (text in ``lang``, or JSON) and return the exit code."""
     checks = run_checks(settings)
     code = exit_code(checks, strict)
     if json_out:
         print(json.dumps({"ok": code == 0, "checks": [asdict(c) for c in checks]},
                          ensure_ascii=False, indent=2))
     else:
-        print(render(checks))
+        print(render(checks, lang))
     return code

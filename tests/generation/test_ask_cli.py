@@ -29,6 +29,14 @@ def torch_embedder(monkeypatch):
     monkeypatch.setenv("ASSISTANT_EMBED_BACKEND", "torch")
 
 
+@pytest.fixture(autouse=True)
+def english_locale(monkeypatch):
+    # The CLI speaks the locale's language (test_cli_language.py has both): English here.
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+
+
 def ask_json(capsys, *argv) -> tuple[int, dict, str]:
     code = main(["ask", *argv, "--json"])
     captured = capsys.readouterr()
@@ -195,6 +203,6 @@ def test_a_model_answer_is_shown_again_as_cited(args, capsys, monkeypatch):
     monkeypatch.setattr("assistant.answer.pipeline.resolve_generator", lambda settings: Plain())
     assert main(["ask", "vLLM 是谁开发的？", *args]) == 0
     out = capsys.readouterr().out
-    streamed, _, rest = out.partition("引用后的回答：")
+    streamed, _, rest = out.partition("With citations:")  # the locale's words, as Sources:
     assert streamed.strip() == "vLLM 由 UC Berkeley 开发。"
     assert "vLLM 由 UC Berkeley 开发。[1]" in rest.partition("Sources:")[0]

@@ -18,6 +18,7 @@ from assistant.app.cli.common import (
     setting_flag,
     settings_from_args,
 )
+from assistant.app.i18n import error_line, from_locale, say, t
 from assistant.errors import AssistantError
 
 
@@ -33,15 +34,15 @@ def cmd_index(args) -> int:
     if args.json:
         print(json.dumps(report.summary(), ensure_ascii=False))
         return 0
+    lang = from_locale()
     for s in report.skipped:
-        print(f"skipped {s['path']}: {s['reason']}", file=sys.stderr)
+        print(t("cli_skipped", lang, path=s["path"], reason=say(s["reason"], lang)),
+              file=sys.stderr)
     s = report.summary()
-    print(
-        f"indexed {settings.corpus}: {s['added']} added, {s['changed']} changed, "
-        f"{s['removed']} removed, {s['renamed']} renamed, {s['unchanged']} unchanged, "
-        f"{len(s['skipped'])} skipped; {s['chunks_embedded']} chunks embedded "
-        f"({s['chunks']} in the index) in {s['seconds']:.1f} s"
-    )
+    print(t("cli_indexed", lang, corpus=settings.corpus, added=s["added"],
+            changed=s["changed"], removed=s["removed"], renamed=s["renamed"],
+            unchanged=s["unchanged"], skipped=len(s["skipped"]),
+            embedded=s["chunks_embedded"], chunks=s["chunks"], seconds=s["seconds"]))
     return 0
 
 
@@ -56,16 +57,17 @@ def cmd_search(args) -> int:
         print(json.dumps({"query": args.question, "hits": [h.to_json() for h in hits]},
                          ensure_ascii=False))
         return 0
+    lang = from_locale()
     if not hits:
-        print("No passage matches.")
+        print(t("cli_no_match", lang))
     elif args.mode != "lexical" and not searcher.lexical(args.question, 1):
         # Scores rank the passages against each other: the nearest by meaning scores
         # high even when nothing is near. Say that no passage holds these words.
-        print("No passage holds these words; the nearest by meaning:\n")
+        print(t("cli_nearest_meaning", lang) + "\n")
     for n, h in enumerate(hits, 1):
-        where = ask.doc_at(h.doc, h.line_start, h.line_end, h.page)
+        where = ask.doc_at(h.doc, h.line_start, h.line_end, h.page, lang)
         head = " > ".join(x for x in (h.title, h.heading) if x)
-        print(f"[{n}] {where}  score {h.score:.3f}\n    {head}")
+        print(f"[{n}] {where}  {t('cli_score', lang, score=h.score)}\n    {head}")
         body = h.text if len(h.text) <= 400 else h.text[:400] + " ..."
         print("    " + body.replace("\n", "\n    ") + "\n")
     return 0
@@ -140,10 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args) or 0
     except AssistantError as e:
-        if not json_error(args, e.message, e.hint):
-            print(f"Error: {e}", file=sys.stderr)
+        if not json_error(args, e.message, e.hint):  # JSON keeps the English, as raised
+            print(error_line(e, from_locale()), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         if not json_error(args, "Interrupted."):
-            print("Interrupted.", file=sys.stderr)
+            print(t("cli_interrupted", from_locale()), file=sys.stderr)
         return 130

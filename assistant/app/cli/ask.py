@@ -16,6 +16,7 @@ import sys
 import threading
 
 from assistant.app.cli.common import ensure_index, model_flags, setting_flag, settings_from_args
+from assistant.app.i18n import from_locale, say, t
 from assistant.errors import AssistantError
 
 PASSAGE_CHARS = 240  # of each source shown under the answer
@@ -40,12 +41,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
         try:
             args.question = sys.stdin.read()
         except UnicodeDecodeError as e:
-            raise AssistantError(f"The question on standard input is not text in this "
-                                 f"terminal's encoding ({sys.stdin.encoding}: {e.reason}).",
-                                 "Convert it to UTF-8 first, e.g. iconv -f GBK -t UTF-8") from None
+            raise AssistantError(
+                f"The question on standard input is not text in this terminal's encoding "
+                f"({sys.stdin.encoding}: {e.reason}).",
+                "Convert it to UTF-8 first, e.g. iconv -f GBK -t UTF-8",
+                zh=(f"标准输入里的问题不是这个终端编码的文字（{sys.stdin.encoding}：{e.reason}）。",
+                    "先转成 UTF-8，例如 iconv -f GBK -t UTF-8")) from None
     clean_question(args.question)  # bad input fails before any model or index work
     if args.top_k is not None and args.top_k < 1:
-        raise AssistantError("-k must be at least 1.")
+        raise AssistantError("-k must be at least 1.", zh=("-k 至少是 1。", None))
     settings = settings_from_args(args)
     check_model_path(args.model, settings)
     if args.json:
@@ -71,19 +75,22 @@ def check_model_path(model: str | None, settings) -> None:
         raise AssistantError(
             f"the model file {model} does not exist",
             hint="check the path, or use a preset: `assistant pull --model qwen2.5-1.5b-instruct`",
+            zh=(f"模型文件 {model} 不存在",
+                "检查路径，或用预设模型：assistant pull --model qwen2.5-1.5b-instruct"),
         )
 
 
 def _stream_to_terminal(assistant, question: str) -> int:
     out = sys.stdout
-    spinner = _Spinner("searching") if sys.stderr.isatty() else None
+    lang = from_locale()  # the labels; the answer and its notes follow the question
+    spinner = _Spinner(t("status:searching", lang)) if sys.stderr.isatty() else None
     answer = None
     printed = False
     streamed: list[str] = []
     try:
         for event in assistant.stream(question):
             if event.kind == "status" and spinner:
-                spinner.label = event.text
+                spinner.label = t(f"status:{event.text}", lang)
             elif event.kind == "token":
                 if spinner:
                     spinner.stop()
@@ -101,37 +108,33 @@ def _stream_to_terminal(assistant, question: str) -> int:
     if answer.error:
         if printed:
             out.write("\n")
-        print(f"Error: {answer.error}", file=sys.stderr)
+        said = "\n".join(say(line, lang) for line in answer.error.split("\n"))
+        print(t("cli_error", lang, message=said), file=sys.stderr)
         return 1
     if printed and answer.answer.strip() != "".join(streamed).strip():
         # What streamed is the model's own text; its citations were decided after it
         # (attribution.py), or quotes replaced it: the answer as it stands follows.
-        from assistant.text.language import language
-
-        label = "引用后的回答：" if language(answer.question) == "zh" else "With citations:"
-        out.write(f"\n\n{label}\n{answer.answer}\n")
+        out.write(f"\n\n{t('cli_with_citations', lang)}\n{answer.answer}\n")
     else:
         out.write("\n" if printed else answer.answer + "\n")
     if answer.notice:
         print(f"\n{answer.notice}")
     if answer.sources:
-        from assistant.app.i18n import from_locale, t
-
-        label = t("cli_nearest" if answer.abstained else "cli_sources", from_locale())
+        label = t("cli_nearest" if answer.abstained else "cli_sources", lang)
         print(f"\n{label}")
         for s in answer.sources:
-            print(_source_line(s))
+            print(_source_line(s, lang))
     return 0
 
 
-def doc_at(doc: str, start: int, end: int, page: int | None = None) -> str:
+def doc_at(doc: str, start: int, end: int, page: int | None = None, lang: str = "en") -> str:
     """"notes.md:14-15", "notes.md:172" for one line, "+ (page 3)" in a PDF."""
     where = f"{doc}:{start}" if start == end else f"{doc}:{start}-{end}"
-    return where + (f" (page {page})" if page else "")
+    return where + (t("cli_page", lang, page=page) if page else "")
 
 
-def _source_line(s) -> str:
-    where = doc_at(s.doc, s.lines[0], s.lines[1], s.page)
+def _source_line(s, lang: str = "en") -> str:
+    where = doc_at(s.doc, s.lines[0], s.lines[1], s.page, lang)
     head = " > ".join(x for x in (s.title, s.heading) if x)
     text = " ".join(s.text.split())
     if len(text) > PASSAGE_CHARS:

@@ -81,8 +81,8 @@ def _notice_state(settings: Settings) -> str:
 def ensure_index(settings: Settings) -> None:
     """Build the index first when there is none, so a first search just works."""
     if not (settings.index / store.DB_NAME).exists():
-        print(f"No index yet in {settings.index}: indexing {settings.corpus} first ...",
-              file=sys.stderr)
+        print(i18n.t("cli_no_index_yet", i18n.from_locale(), index=settings.index,
+                     corpus=settings.corpus), file=sys.stderr)
         run_index(settings)
 
 

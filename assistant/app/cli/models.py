@@ -121,5 +121,7 @@ def _render_inventory(inv: dict, settings) -> str:
 
 def cmd_doctor(args) -> int:
     from assistant.app.doctor import run_doctor_cli
+    from assistant.app.i18n import from_locale
 
-    return run_doctor_cli(settings_from_args(args), json_out=args.json, strict=args.strict)
+    return run_doctor_cli(settings_from_args(args), json_out=args.json, strict=args.strict,
+                          lang=from_locale())

@@ -10,6 +10,7 @@ import threading
 import time
 
 from assistant.app.cli.common import ensure_index, model_flags, settings_from_args
+from assistant.app.i18n import from_locale, t
 from assistant.errors import AssistantError
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -38,7 +39,9 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     user, sep, password = value.partition(":")
     if not sep or not user or not password:
         raise AssistantError("--auth wants USER:PASS, both non-empty.",
-                             "For example: --auth ann:correct-horse")
+                             "For example: --auth ann:correct-horse",
+                             zh=("--auth 要写成 USER:PASS，两者都不能为空。",
+                                 "例如：--auth ann:correct-horse"))
     return user, password
 
 
@@ -62,6 +65,8 @@ def check_port(host: str, port: int) -> None:
             raise AssistantError(
                 f"Cannot listen on {host}:{port} ({e.strerror}).",
                 f"Another program uses it: pick another port with --port {port + 1}.",
+                zh=(f"无法在 {host}:{port} 上监听（{e.strerror}）。",
+                    f"别的程序占用了它：用 --port {port + 1} 换一个端口。"),
             ) from None
 
 
@@ -80,11 +85,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     check_port(args.host, args.port)
     if not is_loopback(args.host) and auth is None:
-        print(
-            f"warning: serving on {args.host} without --auth: anyone who can reach this "
-            "machine can read your documents and use the model. Add --auth USER:PASS.",
-            file=sys.stderr,
-        )
+        print(t("cli_open_host", from_locale(), host=args.host), file=sys.stderr)
     ensure_index(settings)
     from assistant.generate import check_generator
 
@@ -110,8 +111,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             time.sleep(0.05)
         if server.started:
             url = f"http://{shown}:{args.port}"
-            print(f"Ready in {time.perf_counter() - _T0:.1f} s: {url}  "
-                  f"(OpenAI-compatible API at {url}/v1; Ctrl+C to stop)", flush=True)
+            print(t("cli_ready", from_locale(), sec=time.perf_counter() - _T0, url=url),
+                  flush=True)
             app.state.service.warm_in_background()
 
     threading.Thread(target=announce, daemon=True).start()
