@@ -185,6 +185,8 @@ class Searcher:
         qvec = self.query_vector(query)
         den = dict(self.dense(query, pool, qvec))
         cands = list(lex.keys() | den.keys())
+        if not cands:  # an empty index, or a question that matches nothing
+            return []
         # Score every candidate on both parts, so a passage found by one part alone
         # is not ranked as if the other part had scored it zero.
         missing = [c for c in cands if c not in den]

@@ -261,3 +261,13 @@ def test_a_widened_passage_of_a_long_table_says_its_header_once(tmp_path, fake_e
     hit = Searcher(settings, embedder=fake_embedder).search("团队20 开发的推理框架", k=1)[0]
     assert hit.text.count("编号 | 推理框架 | 团队") == 1 and "团队20" in hit.text
     assert hit.line_end > hit.line_start  # it was widened to a neighbouring chunk
+
+
+def test_an_empty_index_finds_nothing(tmp_path, fake_embedder):
+    """A corpus with no documents yet (a new folder) is searched without an error: fusing
+    no candidates used to fail in numpy ("zero-size array to reduction operation")."""
+    s = settings_for(tmp_path, make_corpus(tmp_path, {}))
+    run_index(s, embedder=fake_embedder)
+    searcher = Searcher(s, embedder=fake_embedder)
+    assert searcher.search("vLLM 是哪个机构开发的？") == []
+    assert searcher.search("Who developed vLLM?") == []  # both parts: nothing to fuse
