@@ -34,7 +34,9 @@ _OUTSIDE_SETTINGS = ("ASSISTANT_SHARED",)  # test-only variables, not settings
 @pytest.fixture(autouse=True)
 def _isolated(request, monkeypatch, tmp_path_factory):
     """Each test starts from the defaults: no ASSISTANT_* variable of the shell running
-    pytest, no assistant.toml of the folder it runs in, no notice announced before; and
+    pytest, no assistant.toml of the folder it runs in, no notice announced before, an
+    English locale (the CLI speaks the locale's language; tests/generation/
+    test_cli_language.py sets zh_CN itself), and
     the default embedder is not found unless the test asks for the bundled weights
     (``@pytest.mark.bundled_e5``): converting and exporting them costs a minute and half
     a gigabyte per models folder, and fakes stay fakes."""
@@ -48,6 +50,9 @@ def _isolated(request, monkeypatch, tmp_path_factory):
     for name in list(os.environ):
         if name.startswith("ASSISTANT_") and name not in _OUTSIDE_SETTINGS:
             monkeypatch.delenv(name)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    for name in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):
+        monkeypatch.delenv(name, raising=False)
     no_toml = tmp_path_factory.getbasetemp() / "no-assistant.toml"
     monkeypatch.setitem(Settings.model_config, "toml_file", no_toml)
     notices.reset()

@@ -29,14 +29,6 @@ def torch_embedder(monkeypatch):
     monkeypatch.setenv("ASSISTANT_EMBED_BACKEND", "torch")
 
 
-@pytest.fixture(autouse=True)
-def english_locale(monkeypatch):
-    # The CLI speaks the locale's language (test_cli_language.py has both): English here.
-    monkeypatch.setenv("LANG", "C.UTF-8")
-    monkeypatch.delenv("LC_ALL", raising=False)
-    monkeypatch.delenv("LC_MESSAGES", raising=False)
-
-
 def ask_json(capsys, *argv) -> tuple[int, dict, str]:
     code = main(["ask", *argv, "--json"])
     captured = capsys.readouterr()

@@ -26,15 +26,3 @@ def pytest_sessionfinish(session):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         gc.collect()
-
-
-import pytest  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def english_locale(monkeypatch):
-    """The CLI speaks the locale's language (tests/generation/test_cli_language.py has
-    both); the serve tests here read its English words whatever the machine's locale."""
-    monkeypatch.setenv("LANG", "C.UTF-8")
-    monkeypatch.delenv("LC_ALL", raising=False)
-    monkeypatch.delenv("LC_MESSAGES", raising=False)
