@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from assistant.app.i18n import ljust, t
 from assistant.errors import AssistantError
 
 BUDGETS = (500, 1000)
@@ -39,7 +40,9 @@ def load_questions(path: Path) -> list[dict]:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as e:
         raise AssistantError(f"Cannot read {path}: {e.strerror}.",
-                             "Pass a JSONL question file.") from e
+                             "Pass a JSONL question file.",
+                             zh=(f"读不了 {path}：{e.strerror}。",
+                                 "请给一个 JSONL 格式的问题文件。")) from e
     out = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
@@ -51,6 +54,8 @@ def load_questions(path: Path) -> list[dict]:
             raise AssistantError(
                 f"{path}:{n} is not a question line ({e}).",
                 'Each line: {"id": ..., "question": ..., "evidence": [...]}',
+                zh=(f"{path} 第 {n} 行不是问题行（{e}）。",
+                    '每行一个：{"id": ..., "question": ..., "evidence": [...]}'),
             ) from e
         out.append(q)
     return out
@@ -100,6 +105,8 @@ class _Cl100k:
             raise AssistantError(
                 f"Scoring needs tiktoken's cl100k_base file ({reason}).",
                 "Run `assistant pull` or set TIKTOKEN_CACHE_DIR to the folder holding it.",
+                zh=(f"评分需要 tiktoken 的 cl100k_base 文件（{reason}）。",
+                    "运行 assistant pull，或把 TIKTOKEN_CACHE_DIR 设为存有它的文件夹。"),
             )
 
     def truncate(self, text: str, budget: int) -> tuple[str, int]:
@@ -108,14 +115,14 @@ class _Cl100k:
 
 
 def run_eval(settings, questions_path: Path, json_out: bool = False, mode: str = "hybrid",
-             k: int = 10) -> int:
+             k: int = 10, lang: str = "en") -> int:
     from assistant.ingest.indexer import run_index
     from assistant.retrieve.search import Searcher
 
     questions = load_questions(questions_path)
     report = run_index(settings)  # indexes if needed; a no-op when current
     if report.chunks_embedded:
-        print(f"indexed {settings.corpus}: {report.chunks_embedded} chunks embedded",
+        print(t("ev_indexed", lang, corpus=settings.corpus, n=report.chunks_embedded),
               file=sys.stderr)
     searcher = Searcher(settings)
     results = {}
@@ -302,21 +309,23 @@ _OF = {"gold": "answerable", "answered_cited": "answered", "citations_ok": "cita
        "abstain_answerable": "answerable", "invented": "answered"}
 
 
-def format_figure(figures: dict, key: str, kind: str) -> str:
+def format_figure(figures: dict, key: str, kind: str, lang: str = "en") -> str:
     """One figure as a table shows it: "92.9% of 28", "10,240", "9.4"; "-" for none."""
     value = figures.get(key)
     if value is None or value != value:  # None, or nan (no values)
         return "-"
     if kind == "share":
-        return f"{value:.1%} of {figures[_OF[key]]}"
+        return t("ev_share", lang, value=value, of=figures[_OF[key]])
     if kind == "tps":
         return f"{value:.1f}"
     return f"{value:,.0f}"
 
 
-def run_answer_eval(settings, questions_path: Path, json_out: bool = False) -> int:
+def run_answer_eval(settings, questions_path: Path, json_out: bool = False,
+                    lang: str = "en") -> int:
     """``assistant eval QUESTIONS --answers``: answer every question as ``assistant ask``
-    would (the model the settings name, or extractive answers) and print the figures."""
+    would (the model the settings name, or extractive answers) and print the figures
+    (their labels in ``lang``; the JSON is the same in either)."""
     from assistant import notices
     from assistant.answer.pipeline import Assistant
     from assistant.ingest.indexer import run_index
@@ -326,7 +335,7 @@ def run_answer_eval(settings, questions_path: Path, json_out: bool = False) -> i
         notices.quiet = True  # stdout holds only the JSON
     report = run_index(settings)
     if report.chunks_embedded and not json_out:
-        print(f"indexed {settings.corpus}: {report.chunks_embedded} chunks embedded",
+        print(t("ev_indexed", lang, corpus=settings.corpus, n=report.chunks_embedded),
               file=sys.stderr)
     assistant = Assistant(settings)
     rows, answers = [], []
@@ -339,28 +348,30 @@ def run_answer_eval(settings, questions_path: Path, json_out: bool = False) -> i
                                       for s in answer.citations],
                         "score": row})
         if not json_out:
-            print(f"[{n}/{len(questions)}] {q['id']}: {_verdict(row)}", file=sys.stderr)
+            print(t("ev_progress", lang, n=n, total=len(questions), id=q["id"],
+                    verdict=_verdict(row, lang)), file=sys.stderr)
     figures = answer_figures(rows)
     figures["backend"] = assistant.backend
     if json_out:
         print(json.dumps({"figures": figures, "answers": answers}, ensure_ascii=False))
         return 0
-    print(f"answers by {assistant.backend}: {figures['answerable']} answerable, "
-          f"{figures['unanswerable']} unanswerable questions")
+    print(t("ev_header", lang, backend=assistant.backend, a=figures["answerable"],
+            u=figures["unanswerable"]))
     for key, label, kind in FIGURE_LABELS:
-        print(f"  {label:<48} {format_figure(figures, key, kind)}")
+        shown = t(f"ev_fig:{key}", lang) if lang == "zh" else label
+        print(f"  {ljust(shown, 48)} {format_figure(figures, key, kind, lang)}")
     if figures["errors"]:
-        print(f"  {figures['errors']} answers failed (their text says why)")
+        print(t("ev_failed", lang, n=figures["errors"]))
     return 0
 
 
-def _verdict(row: dict) -> str:
+def _verdict(row: dict, lang: str = "en") -> str:
     if row["abstained"]:
-        return "abstained" + ("" if row["answerable"] else " (right)")
+        return t("ev_abstained" if row["answerable"] else "ev_abstained_right", lang)
     if not row["answerable"]:
-        return "answered an unanswerable question"
-    parts = ["gold" if row["gold"] else "no gold string",
-             f"{row['citations_ok']}/{row['citations']} citations hold the evidence"]
+        return t("ev_answered_unanswerable", lang)
+    parts = [t("ev_gold" if row["gold"] else "ev_no_gold", lang),
+             t("ev_citations_hold", lang, ok=row["citations_ok"], n=row["citations"])]
     if row["invented"]:
-        parts.append("invented " + ", ".join(row["invented"]))
-    return "; ".join(parts)
+        parts.append(t("ev_invented", lang, numbers=", ".join(row["invented"])))
+    return t("ev_sep", lang).join(parts)

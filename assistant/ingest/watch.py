@@ -12,6 +12,8 @@ committed generation by themselves.
     watcher = CorpusWatcher(settings, on_indexed=print).start()
     ...
     watcher.stop()
+
+What ``assistant index --watch`` prints of it is ``assistant/app/cli/watch.py``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from assistant.errors import AssistantError
-from assistant.ingest.indexer import run_index
 from assistant.ingest.jobs import JobState, ReindexJob
 from assistant.ingest.loaders import SUPPORTED_SUFFIXES
 from assistant.settings import Settings
@@ -188,6 +189,8 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def _print_error(e: BaseException) -> None:
+    """The default ``on_error``, in English; ``assistant index --watch`` passes its own, in
+    the locale's language (``assistant/app/cli/watch.py``)."""
     print(f"Error while re-indexing: {e}", file=sys.stderr, flush=True)
 
 
@@ -252,42 +255,3 @@ def watch_corpus(
             pass
     finally:
         watcher.stop()
-
-
-def describe(report) -> str:
-    """One line for a run: what changed and how long it took."""
-    s = report.summary()
-    parts = [f"{s[k]} {k}" for k in ("added", "changed", "removed", "renamed") if s[k]]
-    if s["skipped"]:
-        parts.append(f"{len(s['skipped'])} skipped")
-    what = ", ".join(parts) or "no change"
-    return (f"{time.strftime('%H:%M:%S')} re-indexed: {what}; {s['chunks']} chunks in the "
-            f"index ({s['chunks_embedded']} embedded) in {s['seconds']:.1f} s")
-
-
-def run_watch_cli(settings: Settings) -> int:
-    """``assistant index --watch``: index now, then follow the corpus until Ctrl-C,
-    printing a line per re-index."""
-    known: set[tuple[str, str]] = set()
-
-    def show(r, verb: str = "re-indexed") -> None:
-        print(describe(r).replace("re-indexed", verb, 1), flush=True)
-        for s in r.skipped:  # each reason once, not again on every run
-            if (s["path"], s["reason"]) not in known:
-                known.add((s["path"], s["reason"]))
-                print(f"  skipped {s['path']}: {s['reason']}", file=sys.stderr, flush=True)
-
-    # Watch first, then index: a file saved during the first run is not missed (it
-    # triggers one more run; the index lock keeps the two apart).
-    watcher = CorpusWatcher(settings, show).start()
-    try:
-        show(run_index(settings), "indexed")
-        print(f"watching {settings.corpus} for changes (Ctrl-C to stop)", file=sys.stderr,
-              flush=True)
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        print("stopped watching.", file=sys.stderr)
-    finally:
-        watcher.stop()
-    return 0

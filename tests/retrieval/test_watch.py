@@ -184,7 +184,7 @@ def test_run_watch_cli_prints_a_line_per_run(tmp_path):
     code = (
         "import sys\n"
         "from assistant.settings import Settings\n"
-        "from assistant.ingest.watch import run_watch_cli\n"
+        "from assistant.app.cli.watch import run_watch_cli\n"
         f"s = Settings(corpus={str(settings.corpus)!r}, index={str(settings.index)!r}, "
         f"embedder={MINILM!r}, models_dir={str(settings.models_dir)!r})\n"
         "sys.exit(run_watch_cli(s))\n"
@@ -199,7 +199,7 @@ def test_run_watch_cli_prints_a_line_per_run(tmp_path):
     threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True).start()
     try:
         first = lines.get(timeout=120)  # a cold start loads torch and the model
-        assert "indexed: 3 added" in first, (first, err)
+        assert "indexed: 3 added" in first, (first, err)  # LANG=C.UTF-8: English
         (settings.corpus / "new.md").write_text("# new\n\ntext\n")
         second = lines.get(timeout=DEADLINE)
         assert "re-indexed: 1 added" in second

@@ -27,9 +27,9 @@ def cmd_index(args) -> int:
 
     settings = settings_from_args(args)
     if args.watch:
-        from assistant.ingest.watch import run_watch_cli
+        from assistant.app.cli.watch import run_watch_cli
 
-        return run_watch_cli(settings)
+        return run_watch_cli(settings, from_locale())
     report = run_index(settings)
     if args.json:
         print(json.dumps(report.summary(), ensure_ascii=False))
@@ -79,57 +79,85 @@ def cmd_eval(args) -> int:
     settings = settings_from_args(args)
     if args.answers:
         ask.check_model_path(args.model, settings)  # a mistyped path is an error, not extractive
-        return run_answer_eval(settings, args.questions, json_out=args.json)
-    return run_eval(settings, args.questions, json_out=args.json, mode=args.mode, k=args.k)
+        return run_answer_eval(settings, args.questions, json_out=args.json,
+                               lang=from_locale())
+    return run_eval(settings, args.questions, json_out=args.json, mode=args.mode, k=args.k,
+                    lang=from_locale())
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="assistant",
-        description="Ask your documents: cited answers over a local folder, offline.",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+def build_parser(lang: str | None = None) -> argparse.ArgumentParser:
+    """The command line, its help in ``lang`` (by default the locale's language)."""
+    lang = lang or from_locale()
 
-    p = sub.add_parser("index", help="index the corpus (only what changed)")
-    common_flags(p)
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--watch", action="store_true",
-                   help="keep running: re-index when files change")
+    def h(key: str) -> str:
+        return t(f"h:{key}", lang)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        common_flags(p, lang)
+
+    parser = argparse.ArgumentParser(prog="assistant", description=h("assistant"))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title=t("hp:commands", lang)
+                                if lang == "zh" else None)
+
+    p = sub.add_parser("index", help=h("index"))
+    common(p)
+    p.add_argument("--json", action="store_true", help=h("index:json"))
+    p.add_argument("--watch", action="store_true", help=h("index:watch"))
     p.set_defaults(func=cmd_index)
 
-    p = sub.add_parser("search", help="find the passages that answer a question")
-    common_flags(p)
-    p.add_argument("question", help="what to look for, in any words (quote it)")
-    p.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
-    p.add_argument("--mode", choices=("hybrid", "lexical", "dense"), default="hybrid")
-    p.add_argument("--json", action="store_true", help="print the passages as one JSON object")
+    p = sub.add_parser("search", help=h("search"))
+    common(p)
+    p.add_argument("question", help=h("search:question"))
+    p.add_argument("-k", type=int, default=5, help=h("search:k"))
+    p.add_argument("--mode", choices=("hybrid", "lexical", "dense"), default="hybrid",
+                   help=h("mode"))
+    p.add_argument("--json", action="store_true", help=h("search:json"))
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("eval", help="score retrieval (or, with --answers, whole answers) "
-                       "on a question file (JSONL)")
-    common_flags(p)
-    p.add_argument("questions", type=Path)
-    p.add_argument("-k", type=int, default=10, help="passages per question (default 10)")
-    p.add_argument("--mode", choices=("hybrid", "lexical", "dense"), default="hybrid")
-    p.add_argument("--answers", action="store_true",
-                   help="answer each question as `assistant ask` does and score the answers: "
-                   "gold strings, citations, abstaining, invented numbers, speed")
-    setting_flag(p, "model", help="with --answers")
-    setting_flag(p, "llm_url", "--llm-url", help="with --answers")
-    p.add_argument("--json", action="store_true",
-                   help="one line per question with its ranked passages (with --answers: "
-                   "one JSON object, the figures and every answer)")
+    p = sub.add_parser("eval", help=h("eval"))
+    common(p)
+    p.add_argument("questions", type=Path, help=h("eval:questions"))
+    p.add_argument("-k", type=int, default=10, help=h("eval:k"))
+    p.add_argument("--mode", choices=("hybrid", "lexical", "dense"), default="hybrid",
+                   help=h("mode"))
+    p.add_argument("--answers", action="store_true", help=h("eval:answers"))
+    setting_flag(p, "model", help=h("eval:with_answers"), lang=lang)
+    setting_flag(p, "llm_url", "--llm-url", help=h("eval:with_answers"), lang=lang)
+    p.add_argument("--json", action="store_true", help=h("eval:json"))
     p.set_defaults(func=cmd_eval)
 
     for register in (ask.register, serve.register, models.register):
-        register(sub, common_flags)
+        register(sub, common, lang)
     # "assistant X --help" opens with what the command list says of X, unless X has more
     # to say (pull).
     for action in sub._choices_actions:
         command = sub.choices[action.dest]
         if command.description is None and action.help:
-            command.description = action.help[0].upper() + action.help[1:] + "."
+            command.description = (action.help + "。" if lang == "zh" else
+                                   action.help[0].upper() + action.help[1:] + ".")
+    if lang == "zh":
+        for p in (parser, *sub.choices.values()):
+            _chrome_in_chinese(p)
     return parser
+
+
+class _ChineseHelp(argparse.HelpFormatter):
+    """argparse's "usage: " in Chinese (its other words are set on the parser)."""
+
+    def add_usage(self, usage, actions, groups, prefix=None):
+        super().add_usage(usage, actions, groups, t("hp:usage", "zh") if prefix is None
+                          else prefix)
+
+
+def _chrome_in_chinese(p: argparse.ArgumentParser) -> None:
+    """argparse's own words in ``p``'s help in Chinese: the usage line, the section titles
+    and -h's help. (Its error messages stay English.)"""
+    p.formatter_class = _ChineseHelp
+    p._positionals.title = t("hp:positionals", "zh")
+    p._optionals.title = t("hp:options", "zh")
+    for action in p._actions:
+        if isinstance(action, argparse._HelpAction):
+            action.help = t("hp:help", "zh")
 
 
 def main(argv: list[str] | None = None) -> int:

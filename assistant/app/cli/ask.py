@@ -22,14 +22,13 @@ from assistant.errors import AssistantError
 PASSAGE_CHARS = 240  # of each source shown under the answer
 
 
-def register(sub, common) -> None:
-    p = sub.add_parser("ask", help="answer a question from the documents, with citations")
+def register(sub, common, lang: str = "en") -> None:
+    p = sub.add_parser("ask", help=t("h:ask", lang))
     common(p)
-    p.add_argument("question", help="the question, in quotes; Chinese or English; "
-                   "- reads it from standard input")
-    model_flags(p)
-    setting_flag(p, "top_k", "-k")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("question", help=t("h:ask:question", lang))
+    model_flags(p, lang=lang)
+    setting_flag(p, "top_k", "-k", lang=lang)
+    p.add_argument("--json", action="store_true", help=t("h:ask:json", lang))
     p.set_defaults(func=cmd_ask)
 
 
@@ -108,7 +107,7 @@ def _stream_to_terminal(assistant, question: str) -> int:
     if answer.error:
         if printed:
             out.write("\n")
-        said = "\n".join(say(line, lang) for line in answer.error.split("\n"))
+        said = say(answer.error, lang)  # "message\n  hint": line by line
         print(t("cli_error", lang, message=said), file=sys.stderr)
         return 1
     if printed and answer.answer.strip() != "".join(streamed).strip():

@@ -20,17 +20,20 @@ NOTICES_FILE = "notices-printed.json"  # each notice once per index and model, n
 
 
 def setting_flag(p: argparse.ArgumentParser, field: str, *flags: str, help: str | None = None,
-                 **kwargs) -> None:
+                 lang: str = "en", **kwargs) -> None:
     """A flag for the Settings field ``field``: its type, and its description and default
     as the help (``help`` adds what is particular to this command). Not given, it stays
-    None, so assistant.toml and ASSISTANT_* still apply."""
+    None, so assistant.toml and ASSISTANT_* still apply. In Chinese (``lang="zh"``) the
+    description is the table's ``field:<name>`` (i18n.py), when it has one."""
     info = Settings.model_fields[field]
+    description = (info.description or "").rstrip(".")
+    if lang == "zh" and f"field:{field}" in i18n.STRINGS:
+        description = i18n.t(f"field:{field}", lang)
     default = info.default
-    shown = "" if default in (None, "") else f" (default: {default})"
-    text = f"{help}; " if help else ""
+    shown = "" if default in (None, "") else i18n.t("h:default", lang, default=default)
+    text = i18n.t("h:join", lang, help=help, description=description) if help else description
     p.add_argument(*(flags or ("--" + field.replace("_", "-"),)), dest=field, default=None,
-                   type=_flag_type(info.annotation),
-                   help=f"{text}{(info.description or '').rstrip('.')}{shown}", **kwargs)
+                   type=_flag_type(info.annotation), help=f"{text}{shown}", **kwargs)
 
 
 def _flag_type(annotation) -> type:
@@ -43,20 +46,21 @@ def _flag_type(annotation) -> type:
     return annotation if annotation in (int, float, Path) else str
 
 
-def common_flags(p: argparse.ArgumentParser) -> None:
+def common_flags(p: argparse.ArgumentParser, lang: str = "en") -> None:
     """The folders and the embedder: every command that reads the index takes them."""
-    setting_flag(p, "corpus")
-    setting_flag(p, "index")
-    setting_flag(p, "embedder")
-    setting_flag(p, "models_dir", "--models-dir")
+    setting_flag(p, "corpus", lang=lang)
+    setting_flag(p, "index", lang=lang)
+    setting_flag(p, "embedder", lang=lang)
+    setting_flag(p, "models_dir", "--models-dir", lang=lang)
 
 
-def model_flags(p: argparse.ArgumentParser, *, server_model: bool = True) -> None:
+def model_flags(p: argparse.ArgumentParser, *, server_model: bool = True,
+                lang: str = "en") -> None:
     """Which model answers: a local one (--model) or a server (--llm-url)."""
-    setting_flag(p, "model")
-    setting_flag(p, "llm_url", "--llm-url")
+    setting_flag(p, "model", lang=lang)
+    setting_flag(p, "llm_url", "--llm-url", lang=lang)
     if server_model:
-        setting_flag(p, "llm_model", "--llm-model")
+        setting_flag(p, "llm_model", "--llm-model", lang=lang)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

@@ -17,18 +17,14 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 _T0 = time.perf_counter()  # imported while the command line is parsed: close to the start
 
 
-def register(sub, common) -> None:
-    p = sub.add_parser("serve", help="open the chat in the browser (and the HTTP API)")
+def register(sub, common, lang: str = "en") -> None:
+    p = sub.add_parser("serve", help=t("h:serve", lang))
     common(p)
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    p.add_argument("--auth", metavar="USER:PASS",
-                   help="require this user name and password (HTTP Basic, or a Bearer token "
-                        "for API clients)")
-    model_flags(p)
-    p.add_argument("--watch", action="store_true",
-                   help="re-index by itself when files in the corpus change")
+    p.add_argument("--host", default="127.0.0.1", help=t("h:serve:host", lang))
+    p.add_argument("--port", type=int, default=7860, help=t("h:serve:port", lang))
+    p.add_argument("--auth", metavar="USER:PASS", help=t("h:serve:auth", lang))
+    model_flags(p, lang=lang)
+    p.add_argument("--watch", action="store_true", help=t("h:serve:watch", lang))
     p.set_defaults(func=cmd_serve)
 
 
