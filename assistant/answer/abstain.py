@@ -80,7 +80,7 @@ from assistant import store
 from assistant.embed.base import profile
 from assistant.text.language import CJK
 from assistant.text.sentences import text_sentences
-from assistant.text.tokens import QUERY_STOPWORDS, query_tokens, tokenize
+from assistant.text.tokens import EN_FILLER, QUERY_STOPWORDS, query_tokens, tokenize
 
 THRESHOLD = 0.42
 WINDOW = 2  # sentences read together by ``window_coverage``
@@ -136,7 +136,7 @@ def content_weights(
     ``kinds``: the question's :func:`answer_type_words`, if the caller has them.
     """
     toks = [t for t in query_tokens(question) if not QUESTION_WORD.search(t)]
-    toks = toks or list(query_tokens(question))
+    toks = [t for t in toks if t not in EN_FILLER] or list(query_tokens(question))
     toks = list(dict.fromkeys(_unglue(t, doc_freq) for t in toks))
     compounds = compound_terms(question)
     parts = {t for c in compounds for t in tokenize(c)}
