@@ -22,9 +22,10 @@ threshold is set on a normalised signal, :func:`relevance`:
   another thing; "17号线" does not hold "7号线").
 - plus, for Latin-script questions with an embedder calibrated here, the cosine of the
   question and the best passage, centred on a typical value for that embedder
-  (``Profile.abstain`` in ``embed/base.py``). An English-only embedder says nothing about
-  Chinese (see ``search.dense_weight``), and an uncalibrated embedder's cosines live on
-  another scale, so both get coverage alone.
+  (``Profile.abstain`` in ``embed/base.py``, measured by ``bench/abstain_calibration.py``).
+  An English-only embedder says nothing about Chinese (see ``search.dense_weight``),
+  multilingual-e5's cosine told no more than coverage on Chinese questions, and an
+  uncalibrated embedder's cosines live on another scale: those get coverage alone.
 
 Calibration (all-MiniLM-L6-v2 index, default search, top passage). Unanswerable
 questions: the 2 of ``seeds_dev.jsonl``; 128 CMRC 2018 questions whose passage was left
@@ -78,7 +79,7 @@ from typing import Any
 
 from assistant import store
 from assistant.embed.base import profile
-from assistant.text.language import CJK
+from assistant.text.language import CJK, language
 from assistant.text.sentences import text_sentences
 from assistant.text.tokens import EN_FILLER, QUERY_STOPWORDS, query_tokens, tokenize
 
@@ -399,7 +400,9 @@ def _dense(question: str, hit: Any, searcher: Any) -> float | None:
     embedder = getattr(searcher, "embedder", None)
     if embedder is None or profile(embedder.name).abstain is None:
         return None
-    if dense_weight(embedder.name, question) == 0.0:
+    # Calibrated on Latin-script questions only: an English-only embedder reads no Chinese
+    # (dense_weight 0), and multilingual-e5's cosine told no more than coverage on CMRC.
+    if language(question) == "zh" or dense_weight(embedder.name, question) == 0.0:
         return None
     vecs = searcher.chunk_vectors([hit.chunk_id])
     if vecs is None:  # removed by an index run since the search
