@@ -181,8 +181,12 @@ def test_a_failing_run_is_reported_and_watching_goes_on(tmp_path):
 @pytest.mark.slow
 def test_run_watch_cli_prints_a_line_per_run(tmp_path):
     settings = _settings(tmp_path)
+    # Ctrl-C as a terminal delivers it: a pytest started in the background by a
+    # non-interactive shell (nohup, `cmd &`) passes SIGINT on as ignored, and Python then
+    # never raises KeyboardInterrupt. A user's terminal does not, so neither does this.
     code = (
-        "import sys\n"
+        "import signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from assistant.settings import Settings\n"
         "from assistant.app.cli.watch import run_watch_cli\n"
         f"s = Settings(corpus={str(settings.corpus)!r}, index={str(settings.index)!r}, "
