@@ -20,7 +20,7 @@ class AssistantError(Exception):
 
     def words(self, lang: str) -> tuple[str, str | None]:
         """(message, hint) in ``lang``, "zh" or "en": the Chinese ones when given, else
-        as raised (``assistant.app.i18n.error_words`` also knows some by their text)."""
+        as raised (``assistant.app.i18n.error_text`` also knows some by their text)."""
         if lang == "zh" and self.zh:
             return self.zh
         return self.message, self.hint

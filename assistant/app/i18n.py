@@ -696,19 +696,18 @@ def ljust(text: str, width: int) -> str:
     return text + " " * max(0, width - cols)
 
 
-def error_words(error, lang: str | None) -> tuple[str, str | None]:
-    """(message, hint) of an :class:`~assistant.errors.AssistantError` in ``lang``: the
-    Chinese its raiser gave, else the sentences :func:`say` knows, else as raised."""
-    if normalise(lang) == "zh" and getattr(error, "zh", None):
-        return error.zh
-    return say(error.message, lang), say(error.hint, lang)
+def error_text(error, lang: str | None) -> str:
+    """An :class:`~assistant.errors.AssistantError`'s message and the hint under it, in
+    ``lang``: the Chinese its raiser gave (``error.words``), else the sentences
+    :func:`say` knows, else as raised."""
+    message, hint = error.words(normalise(lang))
+    message, hint = say(message, lang), say(hint, lang)
+    return f"{message}\n  {hint}" if hint else message
 
 
 def error_line(error, lang: str | None) -> str:
     """"Error: ..." (or "错误：...") and the hint under it, as the CLI prints a failure."""
-    message, hint = error_words(error, lang)
-    line = t("cli_error", lang, message=message)
-    return f"{line}\n  {hint}" if hint else line
+    return t("cli_error", lang, message=error_text(error, lang))
 
 
 def t(key: str, lang: str | None = None, **values) -> str:

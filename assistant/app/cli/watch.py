@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 import time
 
-from assistant.app.i18n import error_words, from_locale, say, t
+from assistant.app.i18n import error_text, from_locale, say, t
 from assistant.errors import AssistantError
 from assistant.ingest.indexer import run_index
 from assistant.ingest.watch import CorpusWatcher
@@ -33,11 +33,7 @@ def error_printer(lang: str):
     """The watcher's ``on_error``: a failed run in ``lang``, and the watching goes on."""
 
     def show(e: BaseException) -> None:
-        if isinstance(e, AssistantError):
-            message, hint = error_words(e, lang)
-            message = f"{message}\n  {hint}" if hint else message
-        else:
-            message = say(str(e), lang)
+        message = error_text(e, lang) if isinstance(e, AssistantError) else say(str(e), lang)
         print(t("wt_error", lang, message=message), file=sys.stderr, flush=True)
 
     return show
