@@ -101,19 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-n", type=int, default=300)
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
-    args.skip, args.cmrc_index, args.squad_index = [], None, None
     embedder = Settings().embedder
-    held = json.loads(answers.HELDOUT.read_text(encoding="utf-8"))
     rows: list[dict] = []
     dev = answers.index_settings(ROOT / "corpus", args.index or args.work / "idx_main", embedder)
     for name, path in {"dev": args.dev, **answers.CALIBRATION}.items():
         rows += records(name, dev, answers.read_jsonl(path))
-    for name, (_data_dir, _seed, left_out, ans_from, un_from) in answers.heldout_sources(
-            args, held, {"cmrc", "cmrc-b", "squad"}).items():
-        ans, una = answers.heldout_split(args.n, left_out, ans_from, un_from)
-        slug = name.replace("-", "_")
-        settings = answers.index_settings(args.work / f"{slug}_corpus",
-                                          args.work / f"idx_{slug}", embedder)
+    for name, settings, ans, una in answers.derived_sets(args, {"cmrc", "cmrc-b", "squad"},
+                                                         embedder):
         rows += records(name, settings, ans + una)
     if args.json:
         args.json.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")

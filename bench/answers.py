@@ -264,6 +264,23 @@ def heldout_sources(args, held: dict, wanted: set[str]) -> dict[str, tuple]:
     return {k: v for k, v in out.items() if k in wanted}
 
 
+def derived_sets(args, names: set[str], embedder: str):
+    """(name, settings, answerable, unanswerable) of each held-out set in ``names``, over
+    the corpora and indexes a run of this script derived under ``args.work`` (for the
+    calibration scripts: ``bench/abstain_calibration.py``, ``bench/similarity_sweep.py``)."""
+    held = json.loads(HELDOUT.read_text(encoding="utf-8"))
+    for attr, value in (("skip", []), ("cmrc_index", None), ("squad_index", None)):
+        if not hasattr(args, attr):
+            setattr(args, attr, value)
+    for name, (_dir, _seed, left_out, ans_from, un_from) in heldout_sources(
+            args, held, names).items():
+        answerable, unanswerable = heldout_split(args.n, left_out, ans_from, un_from)
+        slug = name.replace("-", "_")
+        settings = index_settings(args.work / f"{slug}_corpus", args.work / f"idx_{slug}",
+                                  embedder)
+        yield name, settings, answerable, unanswerable
+
+
 def show(r: dict) -> None:
     un = "-" if r["abstain_un"] is None else f"{r['abstain_un']:.1%} of {r['unanswerable']}"
     print(f"{r['set']}: answerable {r['answerable']}, gold {r['gold']:.1%}, "

@@ -11,7 +11,6 @@ index, same hits); prints gold and citations holding the evidence per weight.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -38,17 +37,9 @@ def main() -> None:
     p.add_argument("--squad-dir", type=Path, default=ROOT / "bench/out/squad")
     p.add_argument("-n", type=int, default=300)
     args = p.parse_args()
-    args.skip, args.cmrc_index, args.squad_index = [], None, None
-    held = json.loads(answers.HELDOUT.read_text(encoding="utf-8"))
-    wanted = args.sets.split(",")
-    sources = answers.heldout_sources(args, held, set(wanted))
     print("| set | weight | gold | citations holding the evidence |\n|---|---|---|---|")
-    for name in wanted:
-        _data_dir, _seed, left_out, ans_from, un_from = sources[name]
-        answerable, _ = answers.heldout_split(args.n, left_out, ans_from, un_from)
-        slug = name.replace("-", "_")
-        settings = answers.index_settings(args.work / f"{slug}_corpus",
-                                          args.work / f"idx_{slug}", Settings().embedder)
+    for name, settings, answerable, _ in answers.derived_sets(
+            args, set(args.sets.split(",")), Settings().embedder):
         assistant = Assistant(settings, generator=None)
         assistant.ask("warm up")
         for w in (float(x) for x in args.weights.split(",")):
