@@ -351,9 +351,10 @@ def choose(name: str, answerable: list[dict], unanswerable: list[dict], n_ans: i
 
 
 def run_model_set(name: str, settings, questions: list[dict], generator, peer, peer_cache,
-                  selection: str) -> dict:
+                  selection: str, progress=None) -> dict:
     """Ours (the product's pipeline, ``Assistant(settings)``) and the peer, question by
-    question on the same machine load; the scores of both (``assistant.app.evaluate``)."""
+    question on the same machine load; the scores of both (``assistant.app.evaluate``).
+    ``progress(partial)`` is called after every question with the set so far."""
     from assistant.answer.pipeline import Assistant
     from assistant.app.evaluate import answer_figures, score_answer
 
@@ -368,7 +369,7 @@ def run_model_set(name: str, settings, questions: list[dict], generator, peer, p
         peer_index.search("warm up")
     ours_rows, peer_rows, answers = [], [], []
     for i, q in enumerate(questions, 1):
-        ours = assistant.ask(q["question"])
+        ours, raw = _ask_keeping_raw(assistant, q["question"])
         row = score_answer(q, ours)
         ours_rows.append(row)
         entry = {"id": q["id"], "question": q["question"], "answerable": row["answerable"],
@@ -378,6 +379,10 @@ def run_model_set(name: str, settings, questions: list[dict], generator, peer, p
                           # applied afterwards to the same answers
                           "relevance": ours.relevance,
                           "citations": [c.n for c in ours.citations], "error": ours.error,
+                          # what the model wrote, before attribution and any quoting in
+                          # its place: citation rules can be re-scored on the same words
+                          "raw": raw, "backend": ours.backend, "notice": ours.notice,
+                          "sources": [{"doc": s.doc, "text": s.text} for s in ours.sources],
                           "timings": ours.timings, "score": row}}
         line = f"  [{name} {i}/{len(questions)}] ours: {_brief(row)}"
         if peer is not None:
@@ -389,11 +394,31 @@ def run_model_set(name: str, settings, questions: list[dict], generator, peer, p
             line += f" | peer: {_brief(prow)}"
         answers.append(entry)
         print(line, file=sys.stderr, flush=True)
+        if progress is not None:
+            progress({"set": name, "selection": selection, "partial": True,
+                      "answers": answers})
     result = {"set": name, "selection": selection, "backend": assistant.backend,
               "ours": answer_figures(ours_rows),
               "peer": answer_figures(peer_rows) if peer is not None else None,
               "answers": answers}
     return result
+
+
+def _ask_keeping_raw(assistant, question: str):
+    """``assistant.ask``, also returning the model's own tokens (empty when it was not
+    asked): the answer's text is after attribution, or quotes in the model's place."""
+    answer, model_tokens, state = None, [], "before"
+    for event in assistant.stream(question):
+        if event.kind == "status":
+            if event.text == "reading the sources":
+                state = "model"
+            elif event.text == "quoting the sources":
+                state = "after"
+        elif event.kind == "token" and state == "model":
+            model_tokens.append(event.text)
+        elif event.kind == "done":
+            answer = event.answer
+    return answer, "".join(model_tokens)
 
 
 def _brief(row: dict) -> str:
@@ -480,8 +505,13 @@ def main_model(args) -> int:
                              temperature=settings.temperature,
                              max_tokens=settings.max_answer_tokens)
             peer.warm_up()
+        def progress(partial: dict) -> None:
+            if args.json:
+                args.json.write_text(json.dumps([*results, partial], ensure_ascii=False,
+                                                indent=1), encoding="utf-8")
+
         result = run_model_set(name, settings, questions, generator, peer,
-                               OUT / "peer-cache", selection)
+                               OUT / "peer-cache", selection, progress)
         results.append(result)
         show_pair(result)
         if args.json:  # after every set: a long run stopped midway keeps what it measured
