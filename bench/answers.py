@@ -63,7 +63,7 @@ HELDOUT = ROOT / "tests/data/answer/heldout.json"
 # paraphrases of dev questions with near misses, and chat requests ("简单说说 LoRA").
 CALIBRATION = {"paraphrases": ROOT / "tests/data/answer/paraphrases.jsonl",
                "requests": ROOT / "tests/data/answer/requests.jsonl"}
-SPLIT_B_FROM = 300  # CMRC split B takes its questions from here on (heldout.json, "about")
+SPLIT_B_FROM = 300  # the B splits take their questions from here on (heldout.json, "about")
 
 
 def norm(text: str) -> str:
@@ -250,17 +250,21 @@ def heldout_sources(args, held: dict, wanted: set[str]) -> dict[str, tuple]:
         later = qs[SPLIT_B_FROM:]
         out["cmrc-b"] = (args.cmrc_dir, args.cmrc_index, lambda doc: doc in docs_b,
                          later, later)
-    if "squad" in wanted:
-        titles = {f"# {t}" for t in held["squad_titles"]}
-
+    if {"squad", "squad-b"} & wanted:
         def title(f: Path) -> str:
             with open(f, encoding="utf-8") as fh:
                 return fh.readline().strip()
 
         names = {f.name: title(f) for f in (args.squad_dir / "corpus").iterdir()}
         qs = read_jsonl(args.squad_dir / "questions.jsonl")
+        titles = {f"# {t}" for t in held["squad_titles"]}
         out["squad"] = (args.squad_dir, args.squad_index,
                         lambda doc: names.get(doc) in titles, qs, qs)
+        # The check split, as CMRC's: other articles left out, questions from 301 on.
+        titles_b = {f"# {t}" for t in held["squad_titles_b"]}
+        later = qs[SPLIT_B_FROM:]
+        out["squad-b"] = (args.squad_dir, args.squad_index,
+                          lambda doc: names.get(doc) in titles_b, later, later)
     return {k: v for k, v in out.items() if k in wanted}
 
 
@@ -547,7 +551,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-n", type=int, default=300, help="answerable CMRC/SQuAD questions (300)")
     p.add_argument("--work", type=Path, default=Path("/tmp/answers-bench"))
     p.add_argument("--skip", nargs="*", default=[],
-                   choices=("dev", *CALIBRATION, "cmrc", "cmrc-b", "squad"),
+                   choices=("dev", *CALIBRATION, "cmrc", "cmrc-b", "squad", "squad-b"),
                    help="sets to leave out (each CMRC split on its own)")
     p.add_argument("--json", type=Path, help="also write the results here")
     m = p.add_argument_group("with a model (--model): ours and the peer on a real GGUF")
@@ -586,9 +590,10 @@ def main(argv: list[str] | None = None) -> int:
                                        prompt_sizes=name == "dev"))
                 show(results[-1])
 
-    wanted = {"cmrc", "cmrc-b"} | ({"squad"} if args.squad_index is not None else set())
+    wanted = {"cmrc", "cmrc-b"} | ({"squad", "squad-b"} if args.squad_index is not None
+                                   else set())
     sources = heldout_sources(args, held, wanted)
-    for name in ("cmrc", "cmrc-b", "squad"):
+    for name in ("cmrc", "cmrc-b", "squad", "squad-b"):
         if name in sources:
             results.append(run_heldout(name, args, *sources[name]))
 
