@@ -22,7 +22,7 @@ class _Searcher:
         return np.full(4, 0.5, dtype=np.float32)
 
 
-HIT = SimpleNamespace(chunk_id=7)
+HIT = SimpleNamespace(chunk_id=7, text="vLLM was developed at UC Berkeley.")
 
 
 @pytest.mark.parametrize("name", ["intfloat/multilingual-e5-small",
@@ -37,3 +37,11 @@ def test_a_calibrated_embedder_counts_for_latin_script_questions_only(name):
 def test_an_uncalibrated_embedder_leaves_coverage_alone():
     assert profile("some/other-embedder").abstain is None
     assert abstain._dense("Who developed vLLM?", HIT, _Searcher("some/other-embedder")) is None
+
+
+def test_the_cosine_counts_only_over_a_passage_in_the_questions_language():
+    chinese = SimpleNamespace(chunk_id=7, text="vLLM 是 UC Berkeley 开发的推理框架。")
+    searcher = _Searcher("intfloat/multilingual-e5-small")
+    # Across languages the cosines sit lower than the calibration's English-only pairs.
+    assert abstain._dense("Who developed vLLM?", chinese, searcher) is None
+    assert abstain._dense("Who developed vLLM?", HIT, searcher) == pytest.approx(1.0)
