@@ -1,0 +1,111 @@
+"""Citations after generation re-scored on a model's saved answers, for each setting.
+
+``bench/answers.py --model PATH --json OUT`` keeps, for every answer the model wrote, its
+raw text and the sources it was given. Attribution (``answer/attribution.py``) is
+deterministic given those, so its settings can be compared on the same words without
+asking the model again: here the share of the embedder's cosine in a sentence's support
+(``SIM_WEIGHT``), with the configured embedder (multilingual-e5-small by default, which
+reads Chinese too; the weight was set when only the English MiniLM could be given).
+
+Printed per set and setting: answers citing, citations holding the evidence, and (for
+the shipped setting) how many answers came out as the run recorded them, the check that
+this re-scoring is the pipeline's.
+
+    python bench/attribution_rescore.py bench/out/qwen-s9-dev.json bench/out/qwen-s9-cmrc.json ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(ROOT.parent / "shared/models/tiktoken"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+QUESTIONS = {
+    "dev": ROOT.parent / "shared/eval/seeds_dev.jsonl",
+    "cmrc": ROOT / "bench/out/cmrc/questions.jsonl",
+    "squad": ROOT / "bench/out/squad/questions.jsonl",
+}
+WEIGHTS = (0.0, 0.25, 0.5, 0.75)
+
+
+class _CachedCosines:
+    """The pipeline's pairwise similarity for one question, computed once per answer
+    and reused for every weight."""
+
+    def __init__(self, similarity):
+        self._sim, self._memo = similarity, {}
+
+    def __call__(self, sentences: list[str], passages: list[str]):
+        key = (tuple(sentences), tuple(passages))
+        if key not in self._memo:
+            self._memo[key] = None if self._sim is None else self._sim(sentences, passages)
+        return self._memo[key]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import answers  # bench/answers.py
+
+    from assistant.answer import attribution
+    from assistant.answer.citations import parse_citations
+    from assistant.answer.pipeline import _sentence_similarity
+    from assistant.answer.prompt import declined
+    from assistant.app.evaluate import holds_evidence
+    from assistant.retrieve.search import Searcher
+    from assistant.settings import Settings
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("results", type=Path, nargs="+")
+    p.add_argument("--index", type=Path, default=Path("/tmp/answers-bench/idx_main"),
+                   help="any index built with the configured embedder (its embedder is used)")
+    args = p.parse_args(argv)
+    settings = answers.index_settings(ROOT / "corpus", args.index, Settings().embedder)
+    searcher = Searcher(settings)
+    shipped = attribution.SIM_WEIGHT
+    print(f"Embedder {searcher.embedder.name}; shipped SIM_WEIGHT {shipped}.\n")
+    print("| set | SIM_WEIGHT | answers citing | citations holding the evidence | "
+          "as recorded |")
+    print("|---|---|---|---|---|")
+    for path in args.results:
+        for result in json.loads(path.read_text(encoding="utf-8")):
+            name = result["set"]
+            by_id = {q["id"]: q for q in answers.read_jsonl(QUESTIONS[name])}
+            todo = []
+            for e in result["answers"]:
+                o = e["ours"]
+                if not o.get("raw") or declined(o["raw"]) or o["backend"] == "extractive":
+                    continue  # abstained, declined (then quoted) or failed: no model words
+                q = dict(by_id[e["id"]], answerable=e["answerable"])
+                sources = [SimpleNamespace(**s) for s in o["sources"]]
+                sim = _CachedCosines(_sentence_similarity(searcher, e["question"],
+                                                          pairwise=True))
+                todo.append((q, o, sources, sim))
+            for w in WEIGHTS:
+                attribution.SIM_WEIGHT = w
+                answered = citing = cites = ok = same = 0
+                for q, o, sources, sim in todo:
+                    text = parse_citations(o["raw"], len(sources)).text
+                    att = attribution.attribute(text, [s.text for s in sources],
+                                                similarity=sim)
+                    answered += 1
+                    citing += bool(att.cited)
+                    same += att.cited == o["citations"]
+                    if q["answerable"]:
+                        cites += len(att.cited)
+                        ok += sum(holds_evidence(q, sources[n - 1]) for n in att.cited)
+                recorded = f"{same} of {answered}" if w == shipped else ""
+                print(f"| {name} | {w} | {citing / max(1, answered):.1%} of {answered} | "
+                      f"{ok / max(1, cites):.1%} of {cites} | {recorded} |")
+            attribution.SIM_WEIGHT = shipped
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
