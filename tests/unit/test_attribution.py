@@ -228,3 +228,34 @@ def test_a_supported_marker_stays_where_the_model_put_it():
               "who resigned.")
     a = attribute(answer, [ANTI_FRAUD, FRANCOVICH])
     assert a.text == answer and a.kept == 1
+
+
+def test_a_bare_answer_keeps_the_marker_of_the_source_that_holds_it():
+    # SQuAD: "How many people did Hamas kill between 2000 to 2007?" answered "542 [1]";
+    # one number is too little to weigh, but the source holds it whole.
+    sources = ["From 2000 to 2007, 542 people were killed in 140 suicide bombing attacks.",
+               "Hamas won the 2006 Palestinian legislative elections."]
+    a = attribute("542 [1]", sources)
+    assert (a.text, a.cited) == ("542 [1]", [1])
+    assert attribute("542 [2]", sources).cited == [1]  # the marker moves to the holder
+    assert attribute("Yes.", sources).cited == []  # framing stays uncited
+
+
+def test_e5_cosines_count_from_their_floor():
+    from assistant.answer import pipeline
+    from assistant.embed.base import profile
+
+    vectors = {"a": [1.0, 0.0], "b": [0.85, (1 - 0.85**2) ** 0.5]}  # cosine 0.85
+
+    class Embedder:
+        name = "intfloat/multilingual-e5-small"
+
+        def embed_passages(self, texts):
+            return np.array([vectors[t] for t in texts])
+
+    searcher = type("S", (), {"embedder": Embedder()})()
+    cosines = pipeline._sentence_similarity(searcher, "Who wrote it?", pairwise=True)
+    floor = profile(Embedder.name).cosine_floor
+    assert 0 < floor < 0.85
+    assert np.allclose(cosines(["a"], ["b"]), (0.85 - floor) / (1 - floor))
+    assert np.allclose(cosines(["a"], ["a"]), 1.0)
