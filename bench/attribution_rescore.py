@@ -23,6 +23,8 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(ROOT.parent / "shared/models/tiktoken"))
@@ -34,20 +36,32 @@ QUESTIONS = {
     "squad": ROOT / "bench/out/squad/questions.jsonl",
 }
 WEIGHTS = (0.0, 0.25, 0.5, 0.75)
+# The cosine as given, or rescaled from this floor up ((cos - floor) / (1 - floor), at
+# least 0): e5 puts almost any two texts of one language at 0.75-0.9, so a raw cosine
+# lifts every passage that shares one word with the sentence.
+FLOORS = (None, 0.7, 0.8)
 
 
 class _CachedCosines:
     """The pipeline's pairwise similarity for one question, computed once per answer
     and reused for every weight."""
 
-    def __init__(self, similarity):
+    def __init__(self, similarity, shipped_floor: float):
         self._sim, self._memo = similarity, {}
+        self._shipped = shipped_floor  # the pipeline's cosines come rescaled from it
+        self.floor = None
 
     def __call__(self, sentences: list[str], passages: list[str]):
         key = (tuple(sentences), tuple(passages))
         if key not in self._memo:
             self._memo[key] = None if self._sim is None else self._sim(sentences, passages)
-        return self._memo[key]
+        cos = self._memo[key]
+        if cos is None:
+            return None
+        raw = cos * (1 - self._shipped) + self._shipped
+        if self.floor is None:
+            return raw
+        return np.clip((raw - self.floor) / (1 - self.floor), 0, 1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.answer.pipeline import _sentence_similarity
     from assistant.answer.prompt import declined
     from assistant.app.evaluate import holds_evidence
+    from assistant.embed.base import profile
     from assistant.retrieve.search import Searcher
     from assistant.settings import Settings
 
@@ -69,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = answers.index_settings(ROOT / "corpus", args.index, Settings().embedder)
     searcher = Searcher(settings)
     shipped = attribution.SIM_WEIGHT
-    print(f"Embedder {searcher.embedder.name}; shipped SIM_WEIGHT {shipped}.\n")
+    floor = profile(searcher.embedder.name).cosine_floor
+    print(f"Embedder {searcher.embedder.name}; shipped SIM_WEIGHT {shipped}, cosine floor "
+          f"{floor}. 'As recorded': answers whose citations came out as the run recorded "
+          "them, at the session-8 settings the runs were made with (0.5, raw cosine).\n")
     print("| set | SIM_WEIGHT | answers citing | citations holding the evidence | "
           "as recorded |")
     print("|---|---|---|---|---|")
@@ -85,10 +103,12 @@ def main(argv: list[str] | None = None) -> int:
                 q = dict(by_id[e["id"]], answerable=e["answerable"])
                 sources = [SimpleNamespace(**s) for s in o["sources"]]
                 sim = _CachedCosines(_sentence_similarity(searcher, e["question"],
-                                                          pairwise=True))
+                                                          pairwise=True), floor)
                 todo.append((q, o, sources, sim))
-            for w in WEIGHTS:
+            for w, low in [(w, f) for w in WEIGHTS for f in FLOORS if w or f is None]:
                 attribution.SIM_WEIGHT = w
+                for *_, sim in todo:
+                    sim.floor = low
                 answered = citing = cites = ok = same = 0
                 for q, o, sources, sim in todo:
                     text = parse_citations(o["raw"], len(sources)).text
@@ -100,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
                     if q["answerable"]:
                         cites += len(att.cited)
                         ok += sum(holds_evidence(q, sources[n - 1]) for n in att.cited)
-                recorded = f"{same} of {answered}" if w == shipped else ""
-                print(f"| {name} | {w} | {citing / max(1, answered):.1%} of {answered} | "
+                recorded = f"{same} of {answered}" if w == 0.5 and low is None else ""
+                label = f"{w}" if low is None else f"{w}, cosine from {low}"
+                print(f"| {name} | {label} | {citing / max(1, answered):.1%} of {answered} | "
                       f"{ok / max(1, cites):.1%} of {cites} | {recorded} |")
             attribution.SIM_WEIGHT = shipped
     return 0

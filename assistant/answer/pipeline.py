@@ -660,8 +660,13 @@ def _sentence_similarity(searcher: Any, question: str, pairwise: bool = False):
     if dense_weight(getattr(embedder, "name", ""), question) == 0.0:
         return None
     if pairwise:
+        from assistant.embed.base import profile
+
+        floor = profile(getattr(embedder, "name", "")).cosine_floor
+
         def cosines(sentences: list[str], passages: list[str]):
-            return embedder.embed_passages(sentences) @ embedder.embed_passages(passages).T
+            cos = embedder.embed_passages(sentences) @ embedder.embed_passages(passages).T
+            return (cos - floor) / (1.0 - floor) if floor else cos
 
         return cosines
 
