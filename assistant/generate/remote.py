@@ -46,6 +46,17 @@ class OpenAIHTTPGenerator:
             timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT), headers=headers
         )
 
+    def close(self) -> None:
+        """Close the kept-alive connections to the server (a dropped generator otherwise
+        leaves its sockets to the garbage collector)."""
+        self._client.close()
+
+    def __enter__(self) -> OpenAIHTTPGenerator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @property
     def name(self) -> str:
         return f"{self.base_url} · {self._model or 'first model on the server'}"
