@@ -312,9 +312,24 @@ def server_url(tiny_path, tmp_path_factory):
         yield url
 
 
+@pytest.fixture
+def http_gen():
+    """``OpenAIHTTPGenerator``, closed after the test: an unclosed client's socket,
+    collected during a later test, fails that one (warnings are errors)."""
+    made: list[OpenAIHTTPGenerator] = []
+
+    def make(*args, **kwargs) -> OpenAIHTTPGenerator:
+        made.append(OpenAIHTTPGenerator(*args, **kwargs))
+        return made[-1]
+
+    yield make
+    for gen in made:
+        gen.close()
+
+
 @pytest.mark.slow
-def test_http_backend_asks_the_server_for_its_model(server_url):
-    gen = OpenAIHTTPGenerator(server_url)
+def test_http_backend_asks_the_server_for_its_model(server_url, http_gen):
+    gen = http_gen(server_url)
     assert gen.model == "tiny"
     assert gen.name == f"{server_url} · tiny"
     assert isinstance(gen, Generator)
@@ -322,16 +337,16 @@ def test_http_backend_asks_the_server_for_its_model(server_url):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("suffix", ["", "/", "/v1", "/v1/"])
-def test_http_backend_streams(server_url, suffix):
-    gen = OpenAIHTTPGenerator(server_url + suffix, model="tiny")
+def test_http_backend_streams(server_url, suffix, http_gen):
+    gen = http_gen(server_url + suffix, model="tiny")
     pieces = list(gen.stream(QUESTION, max_tokens=6, temperature=0.0))
     assert 1 <= len(pieces) <= 6
     assert "".join(pieces).strip()
 
 
 @pytest.mark.slow
-def test_http_backend_passes_stop_strings(server_url):
-    gen = OpenAIHTTPGenerator(server_url, model="tiny")
+def test_http_backend_passes_stop_strings(server_url, http_gen):
+    gen = http_gen(server_url, model="tiny")
     text = "".join(gen.stream(QUESTION, max_tokens=30, temperature=0.0))
     stop = text[len(text) // 2 : len(text) // 2 + 3]
     stopped = "".join(gen.stream(QUESTION, max_tokens=30, temperature=0.0, stop=[stop]))
@@ -339,8 +354,8 @@ def test_http_backend_passes_stop_strings(server_url):
 
 
 @pytest.mark.slow
-def test_http_backend_reports_server_errors(server_url):
-    gen = OpenAIHTTPGenerator(server_url, model="tiny")
+def test_http_backend_reports_server_errors(server_url, http_gen):
+    gen = http_gen(server_url, model="tiny")
     too_long = [{"role": "user", "content": "the model answer " * 400}]
     # llama.cpp's server answers 200 and closes the stream: not an empty "answer".
     with pytest.raises(AssistantError, match="stopped before finishing") as e:
@@ -349,22 +364,22 @@ def test_http_backend_reports_server_errors(server_url):
 
 
 @pytest.mark.slow
-def test_http_backend_wrong_path_says_what_to_check(server_url):
-    gen = OpenAIHTTPGenerator(server_url + "/not-the-api", model="tiny")
+def test_http_backend_wrong_path_says_what_to_check(server_url, http_gen):
+    gen = http_gen(server_url + "/not-the-api", model="tiny")
     with pytest.raises(AssistantError, match="HTTP 404") as e:
         list(gen.stream(QUESTION, max_tokens=4, temperature=0.0))
     assert "llm_url" in e.value.hint
 
 
-def test_unreachable_server_is_a_clear_error():
+def test_unreachable_server_is_a_clear_error(http_gen):
     url = f"http://127.0.0.1:{free_port()}"
-    gen = OpenAIHTTPGenerator(url, model="m")
+    gen = http_gen(url, model="m")
     with pytest.raises(AssistantError, match="could not reach the model server") as e:
         list(gen.stream(QUESTION, max_tokens=4, temperature=0.0))
     assert url in e.value.message
     assert "running" in e.value.hint and "--llm-url" in e.value.hint  # not a field name
     with pytest.raises(AssistantError, match="could not reach"):
-        _ = OpenAIHTTPGenerator(url).model  # the property asks the server
+        _ = http_gen(url).model  # the property asks the server
 
 
 def test_http_backend_with_a_mock_transport():
@@ -426,12 +441,12 @@ def test_a_stream_cut_short_is_an_error():
     assert pieces == ["half an ans"]
 
 
-def test_http_token_count_uses_cl100k(monkeypatch):
+def test_http_token_count_uses_cl100k(monkeypatch, http_gen):
     from assistant.generate import remote
 
-    gen = OpenAIHTTPGenerator("http://server.test", model="m")
     if not os.environ.get("TIKTOKEN_CACHE_DIR"):
         pytest.skip("TIKTOKEN_CACHE_DIR is not set")
+    gen = http_gen("http://server.test", model="m")
     assert gen.count_tokens("hello world") == 2
     notices.reset()
     remote._cl100k.cache_clear()
