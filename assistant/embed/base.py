@@ -72,9 +72,10 @@ class Profile:
 # multilingual-e5-small, bench/abstain_calibration.py over every set of bench/answers.py:
 # for SQuAD (English) 8 x (cosine - 0.82) abstains on 11 of 300 answerable questions
 # instead of 15 and catches 113 of 131 unanswerable instead of 97; on the check split
-# SQuAD B, 11 of 300 instead of 17 and 137 of 144 instead of 121. The grid's weights up to
-# 2 (session 8's) gave at most 102 of 131. No other set moves: the term counts only where
-# the best passage is in the question's language (abstain._dense). For Chinese questions
+# SQuAD B, 11 of 300 instead of 17 and 137 of 144 instead of 121. Session 8 stopped at
+# weight 1 (102 of 131): from 2 up, two answerable English questions over corpus/'s
+# Chinese notes abstained. Now the term counts only where the best passage is in the
+# question's language (abstain._dense), and no other set moves. For Chinese questions
 # no (weight, centre) helped (CMRC: each gain in unanswerable caught cost as many
 # answerable ones), so the cosine counts for Latin-script questions only.
 _E5 = Profile(multilingual=True, query_prefix="query: ", passage_prefix="passage: ",
