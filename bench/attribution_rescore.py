@@ -23,8 +23,6 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(ROOT.parent / "shared/models/tiktoken"))
@@ -43,25 +41,21 @@ FLOORS = (None, 0.7, 0.8)
 
 
 class _CachedCosines:
-    """The pipeline's pairwise similarity for one question, computed once per answer
-    and reused for every weight."""
+    """The pipeline's pairwise cosines for one answer, computed once (as they are, from
+    no floor) and counted from ``floor`` for each setting (None: as they are)."""
 
-    def __init__(self, similarity, shipped_floor: float):
+    def __init__(self, similarity):
         self._sim, self._memo = similarity, {}
-        self._shipped = shipped_floor  # the pipeline's cosines come rescaled from it
         self.floor = None
 
     def __call__(self, sentences: list[str], passages: list[str]):
+        from assistant.answer.pipeline import from_floor
+
         key = (tuple(sentences), tuple(passages))
         if key not in self._memo:
             self._memo[key] = None if self._sim is None else self._sim(sentences, passages)
         cos = self._memo[key]
-        if cos is None:
-            return None
-        raw = cos * (1 - self._shipped) + self._shipped
-        if self.floor is None:
-            return raw
-        return np.clip((raw - self.floor) / (1 - self.floor), 0, 1)
+        return cos if cos is None or self.floor is None else from_floor(cos, self.floor)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                 q = dict(by_id[e["id"]], answerable=e["answerable"])
                 sources = [SimpleNamespace(**s) for s in o["sources"]]
                 sim = _CachedCosines(_sentence_similarity(searcher, e["question"],
-                                                          pairwise=True), floor)
+                                                          pairwise=True, floor=0.0))
                 todo.append((q, o, sources, sim))
             for w, low in [(w, f) for w in WEIGHTS for f in FLOORS if w or f is None]:
                 attribution.SIM_WEIGHT = w

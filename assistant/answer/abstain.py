@@ -412,7 +412,7 @@ def _dense(question: str, hit: Any, searcher: Any) -> float | None:
     # Across languages e5's cosines sit lower: English questions over the Chinese notes of
     # corpus/ that the notes answer scored 0.79-0.80, below the centre the English-only
     # SQuAD sets set (bench/abstain_calibration.py, second table).
-    if language(getattr(hit, "text", "") or question) != language(question):
+    if language(hit.text) != language(question):
         return None
     vecs = searcher.chunk_vectors([hit.chunk_id])
     if vecs is None:  # removed by an index run since the search

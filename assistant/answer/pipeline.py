@@ -24,6 +24,7 @@ from assistant.answer.prompt import (
     declined,
     pack,
 )
+from assistant.embed.base import profile
 from assistant.errors import AssistantError, ModelUnavailable
 from assistant.generate import Generator, resolve_generator
 from assistant.retrieve import definitions
@@ -647,11 +648,19 @@ class Assistant:
         return rewritten
 
 
-def _sentence_similarity(searcher: Any, question: str, pairwise: bool = False):
+def from_floor(cos: Any, floor: float) -> Any:
+    """Cosines counted from ``floor`` up (``Profile.cosine_floor``): ``floor`` is 0, 1 is
+    1; attribution clips what falls below."""
+    return (cos - floor) / (1.0 - floor) if floor else cos
+
+
+def _sentence_similarity(searcher: Any, question: str, pairwise: bool = False,
+                         floor: float | None = None):
     """Cosines of the question and candidate sentences, for extractive answers (or with
-    ``pairwise``, of answer sentences and source passages, for attribution): only with
-    an embedder that reads the question's script (``search.dense_weight``), so not with
-    the English-only MiniLM on a Chinese question."""
+    ``pairwise``, of answer sentences and source passages, for attribution, counted from
+    ``floor``, by default the embedder's ``Profile.cosine_floor``): only with an embedder
+    that reads the question's script (``search.dense_weight``), so not with the
+    English-only MiniLM on a Chinese question."""
     from assistant.retrieve.search import dense_weight
 
     embedder = getattr(searcher, "embedder", None)
@@ -660,13 +669,12 @@ def _sentence_similarity(searcher: Any, question: str, pairwise: bool = False):
     if dense_weight(getattr(embedder, "name", ""), question) == 0.0:
         return None
     if pairwise:
-        from assistant.embed.base import profile
-
-        floor = profile(getattr(embedder, "name", "")).cosine_floor
+        if floor is None:
+            floor = profile(getattr(embedder, "name", "")).cosine_floor
 
         def cosines(sentences: list[str], passages: list[str]):
             cos = embedder.embed_passages(sentences) @ embedder.embed_passages(passages).T
-            return (cos - floor) / (1.0 - floor) if floor else cos
+            return from_floor(cos, floor)
 
         return cosines
 
