@@ -12,6 +12,8 @@ does, every sentence of the answer is scored against every source by the words t
   does, or dropped when none does;
 - a sentence with no marker gets the best-supporting source, when that support is well
   above what an unrelated passage shares with it;
+- where a marker is replaced or added, a source the answer already cites is preferred
+  when it supports the sentence as well as a kept marker must (``_choose``);
 - a table row is cited as one unit, its header row never;
 - sentences that state nothing a source could hold ("根据资料，", "Here is what I found:")
   and code are never cited.
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.answer.citations import _CODE
-from assistant.text.language import CJK_CHARS
+from assistant.text.language import CJK_CHARS, language
 from assistant.text.markup import is_table_separator, label_cells, table_cells
 from assistant.text.sentences import split_sentences
 from assistant.text.tokens import QUERY_STOPWORDS, query_tokens, tokenize
@@ -105,12 +107,13 @@ def attribute(
 
     edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in the answer
     kept = moved = added = 0
+    so_far: list[int] = []  # 0-based sources cited by the sentences before, in order
     for k, s in enumerate(sentences):
         row = support[k]
-        best = int(np.argmax(row)) if row.size else -1
-        citable = best >= 0 and row[best] >= ADD
         given = [n for _, _, n in s.marks if 1 <= n <= len(sources)]
-        floor = max(KEEP, KEEP_RELATIVE * row[best]) if row.size else KEEP
+        floor = max(KEEP, KEEP_RELATIVE * row.max()) if row.size else KEEP
+        best = _choose(row, floor, so_far)
+        citable = best >= 0 and row.max() >= ADD
         good = [n for n in dict.fromkeys(given) if row[n - 1] >= floor]
         if s.marks:
             if good:  # the supported ones stay where the model put them, the rest go
@@ -127,11 +130,24 @@ def attribute(
         elif citable:
             added += 1
             edits.append((*_end_of(answer, s), _glue(answer, s) + f"[{best + 1}]"))
+        chosen = [n - 1 for n in good] if s.marks and good else [best] if citable else []
+        so_far += [j for j in chosen if j not in so_far]
     text = _apply(answer, edits)
     code = [(m.start(), m.end()) for m in _CODE.finditer(text)]
     cited = list(dict.fromkeys(int(m.group(1)) for m in _MARK.finditer(_mask(text, code))))
     return Attributed(text=text, cited=cited, kept=kept, moved=moved, added=added,
                       unsupported=unsupported)
+
+
+def _choose(row: np.ndarray, floor: float, so_far: list[int]) -> int:
+    """The source a sentence gets when the model's markers do not stand: a source the
+    answer already cites, when it supports the sentence as well as a kept marker must
+    (``floor``), else the best one. An answer's second sentence mostly goes on about the
+    first one's source; a neighbour that shares a few more of its words is no better
+    evidence, and one source to check is easier than two."""
+    if not row.size:
+        return -1
+    return next((j for j in so_far if row[j] >= floor), int(np.argmax(row)))
 
 
 # ---------------------------------------------------------------------------- support
@@ -164,14 +180,16 @@ def support_matrix(
     the sources given): the words of the question are in every retrieved source and
     tell them apart poorly, the answer's own words are in one or two."""
     docs = [features(s, passage=True) for s in sources]
+    langs = [language(s) for s in sources]
     n = len(docs)
     out = np.zeros((len(sentences), n))
+    cross = np.zeros((len(sentences), n), dtype=bool)  # sentence and source differ in language
     for k, sentence in enumerate(sentences):
         feats = features(sentence)
         if len(feats) < MIN_FEATURES:
             # A framing phrase holds nothing a source could; a bare answer ("542 [1]")
             # is held whole by the source it came from, or by none.
-            if feats and _bare_answer(sentence):
+            if feats and _bare_answer(sentence, feats):
                 out[k] = [float(feats <= d) for d in docs]
             continue
         weights = {f: _idf(sum(f in d for d in docs), n)
@@ -179,17 +197,35 @@ def support_matrix(
         total = sum(weights.values())
         for j, d in enumerate(docs):
             out[k, j] = sum(w for f, w in weights.items() if f in d) / total
+        cross[k] = [lang != language(sentence) for lang in langs]
     if similarity is not None and sentences:
         cos = similarity(sentences, list(sources))
         cos = None if cos is None else np.asarray(cos, dtype=float)
         if cos is not None and cos.shape == out.shape:  # None: it cannot read this script
-            out = np.where(out > 0, (1 - SIM_WEIGHT) * out + SIM_WEIGHT * np.clip(cos, 0, 1), 0)
+            cos = np.clip(cos, 0, 1)
+            blend = np.where(out > 0, (1 - SIM_WEIGHT) * out + SIM_WEIGHT * cos, 0)
+            # Across languages (an English answer from the Chinese notes) the sentence's
+            # words are translated, not held: only names meet ("Triton", "CUDA" in
+            # "Triton 是一种用于编写…的语言和编译器"), so there the meaning alone may
+            # carry the support, where a word is shared at all.
+            out = np.where(cross, np.maximum(blend, np.where(out > 0, cos, 0)), blend)
     return out
 
 
-def _bare_answer(sentence: str) -> bool:
-    """A sentence that is only a number or a name, the whole of a short answer."""
-    return bool(_NUMBER.search(sentence) or _LATIN_NAME.search(sentence))
+def _names(sentence: str) -> set[str]:
+    """The features of the numbers and Latin-script names in ``sentence``."""
+    chinese = bool(_CJK_RUN.search(sentence))
+    named = [m.group(0) for m in _LATIN.finditer(sentence)
+             if _is_name(m.group(0), sentence, m.start(), chinese)]
+    return set(query_tokens(" ".join(named + _NUMBER.findall(sentence))))
+
+
+def _bare_answer(sentence: str, feats: set[str]) -> bool:
+    """A sentence that is only a number or a name, the whole of a short answer: each of
+    its content words (``feats``) is one. A capital that opens a framing sentence ("This
+    is stated in [3].") names nothing, so its one word ("stated") keeps no marker."""
+    named = _NUMBER.findall(sentence) + _LATIN_NAME.findall(sentence)
+    return bool(named) and feats <= set(query_tokens(" ".join(named)))
 
 
 def _idf(df: int, n: int) -> float:
@@ -356,7 +392,11 @@ def _is_name(word: str, prose: str, at: int, chinese: bool) -> bool:
 
 def _word_held(word: str, text: str, squashed: str) -> bool:
     low = word.casefold()
-    if re.search(rf"(?<![a-z0-9]){re.escape(low)}(?![a-z0-9])", text):
-        return True
+    # A name's plural on either side ("DSLs" where the source says "其他现有 DSL", "LLM"
+    # for "LLMs"): the same name, not an invented one.
+    stem = re.sub(r"(?<=[a-z0-9])(?:e?s)$", "", low) if len(low) > 3 else low
+    for w in dict.fromkeys((low, stem)):
+        if re.search(rf"(?<![a-z0-9]){re.escape(w)}(?:e?s)?(?![a-z0-9])", text):
+            return True
     # "HuggingFace" for "Hugging Face"; long enough not to be found inside any word.
     return len(low) >= 4 and _squash(low) in squashed

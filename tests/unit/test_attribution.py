@@ -239,6 +239,12 @@ def test_a_bare_answer_keeps_the_marker_of_the_source_that_holds_it():
     assert (a.text, a.cited) == ("542 [1]", [1])
     assert attribute("542 [2]", sources).cited == [1]  # the marker moves to the holder
     assert attribute("Yes.", sources).cited == []  # framing stays uncited
+    # SQuAD: "... on sharia. This is stated in [1][3]." Its capital opens the sentence and
+    # names nothing: the framing sentence keeps no marker.
+    salafi = ["The Salafi movement put emphasis on sharia.",
+              "As stated by its scholars, Salafism rejects innovation."]
+    framing = attribute("It put emphasis on sharia [1]. This is stated in [1][2].", salafi)
+    assert framing.text == "It put emphasis on sharia [1]. This is stated in."
 
 
 def test_e5_cosines_count_from_their_floor():
@@ -259,3 +265,28 @@ def test_e5_cosines_count_from_their_floor():
     assert 0 < floor < 0.85
     assert np.allclose(cosines(["a"], ["b"]), (0.85 - floor) / (1 - floor))
     assert np.allclose(cosines(["a"], ["a"]), 1.0)
+
+
+def test_a_names_plural_is_the_same_name():
+    # d26 of dev: the source says "比其他现有 DSL 更高的灵活性", the answer "existing DSLs".
+    triton = ("Triton 的目标是以比 CUDA 更高的生产力编写快速代码，"
+              "同时具有比其他现有 DSL 更高的灵活性。")
+    assert unsupported_claims("It is more flexible than other DSLs and CUDA.", [triton]) == []
+    assert unsupported_claims("vLLM serves LLM requests.", ["vLLM serves many LLMs."]) == []
+    # ... but another name is still another name.
+    assert unsupported_claims("It is faster than TVMs.", [triton]) == ["TVMs"]
+
+
+def test_a_sentence_goes_on_citing_the_answers_source_when_it_supports_it_as_well():
+    # SQuAD (Pauli repulsion): the second sentence went to a neighbour that shares one more
+    # of its words; the source already cited holds 0.83 of what the neighbour holds.
+    pauli = ("Pauli repulsion: when the electron clouds of atoms overlap, the electrons, "
+             "being fermions, resist sharing one quantum state.")
+    fermions = ("Electrons are fermions: two electrons cannot share one quantum state in an "
+                "atom (the exclusion principle).")
+    second = "Electrons are fermions that cannot share one quantum state in atoms."
+    a = attribute(f"Pauli repulsion occurs when electron clouds overlap [1]. {second}",
+                  [pauli, fermions])
+    assert a.cited == [1] and a.text.endswith(f"{second} [1]")
+    # Alone, the sentence goes to the source that holds the most of it.
+    assert attribute(second, [pauli, fermions]).cited == [2]
