@@ -123,6 +123,12 @@ class Relevance:
     def relevant(self) -> bool:
         return self.score >= THRESHOLD
 
+    @property
+    def topic_missing(self) -> bool:
+        """The best passage lacks the Chinese question's topic ("刚果法郎" over a passage
+        on 几内亚法郎): likely a neighbour of what was asked, even when relevant."""
+        return self.topic is not None and self.topic in self.missing
+
 
 def _passage_text(hit: Any) -> str:
     """A hit as the signal reads it: title and heading name what its text leaves implicit."""

@@ -155,6 +155,23 @@ def test_a_model_declining_relevant_sources_is_answered_by_quoting(settings, sea
     assert answer.backend == "extractive" and "模型认为资料不能回答" in answer.notice
 
 
+def test_a_decline_stands_where_the_best_passage_lacks_the_questions_topic(
+    settings, searcher, monkeypatch
+):
+    # CMRC: "刚果法郎是哪个国家的流通货币？" over a passage on 几内亚法郎 passed the check;
+    # the model said the sources do not answer, and the passage lacks the topic: both
+    # say the passage is about a neighbour, so the decline is not overruled by quotes.
+    from assistant.answer import pipeline
+    from assistant.answer.abstain import Relevance
+
+    near_miss = Relevance(0.8, None, 0.9, missing=("刚果法郎",), window=0.9, topic="刚果法郎")
+    assert near_miss.relevant and near_miss.topic_missing
+    monkeypatch.setattr(pipeline, "relevance", lambda *a: near_miss)
+    gen = FakeGenerator("资料中没有相关内容。")
+    answer = Assistant(settings, searcher=searcher, generator=gen).ask("刚果法郎是哪个国家的货币？")
+    assert answer.abstained and answer.citations == [] and answer.backend == "fake"
+
+
 def test_model_saying_the_sources_do_not_answer_counts_as_abstaining(settings, searcher):
     # Below the relevance threshold (here: let through by abstain_below) the model's
     # decline stands.
