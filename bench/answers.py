@@ -304,18 +304,24 @@ def show(r: dict) -> None:
 
 # ------------------------------------------------------------------ --model: a real GGUF
 
-MODEL_SETS = ("dev", "cmrc", "squad")
+# dev, CMRC and SQuAD are the issue's sets; paraphrases and requests (over corpus/, like
+# dev) are checks for rules set on the others, English questions over Chinese notes among
+# them.
+MODEL_SETS = ("dev", *CALIBRATION, "cmrc", "squad")
 
 
-def every_kth(pool: list[dict], n: int | None) -> tuple[list[dict], str]:
-    """``n`` questions spread evenly over ``pool`` (every k-th from the first, k =
+def every_kth(pool: list[dict], n: int | None, start: int = 0) -> tuple[list[dict], str]:
+    """``n`` questions spread evenly over ``pool`` (every k-th from the ``start``-th, k =
     len(pool) // n): deterministic, and not just the head of a list that may be ordered
-    by document. Returns them and a description of the choice."""
+    by document. Another ``start`` asks other questions of the same spread (a second run
+    that repeats none of the first). Returns them and a description of the choice."""
     if n is None or n >= len(pool):
         return list(pool), f"all {len(pool)}"
     k = max(1, len(pool) // max(1, n))
-    chosen = pool[::k][:n]
-    return chosen, f"{len(chosen)}: every {k}{_suffix(k)} of {len(pool)} from the first"
+    start = start % k
+    chosen = pool[start::k][:n]
+    where = "the first" if start == 0 else f"number {start} (0-based)"
+    return chosen, f"{len(chosen)}: every {k}{_suffix(k)} of {len(pool)} from {where}"
 
 
 def _suffix(k: int) -> str:
@@ -338,10 +344,10 @@ def limit_split(answerable: list[dict], unanswerable: list[dict],
 
 
 def choose(name: str, answerable: list[dict], unanswerable: list[dict], n_ans: int | None,
-           n_un: int | None, limit: int | None) -> tuple[list[dict], str]:
+           n_un: int | None, limit: int | None, start: int = 0) -> tuple[list[dict], str]:
     """The questions a model-mode set asks, answerable first, and what was chosen."""
-    answerable, how_ans = every_kth(answerable, n_ans)
-    unanswerable, how_un = every_kth(unanswerable, n_un)
+    answerable, how_ans = every_kth(answerable, n_ans, start)
+    unanswerable, how_un = every_kth(unanswerable, n_un, start)
     lim_ans, lim_un = limit_split(answerable, unanswerable, limit)
     if lim_ans is not None:
         answerable, cut_ans = every_kth(answerable, lim_ans)
@@ -479,11 +485,11 @@ def main_model(args) -> int:
     for name in MODEL_SETS:
         if name in args.skip:
             continue
-        if name == "dev":
+        if name == "dev" or name in CALIBRATION:  # over corpus/
             settings = index_settings(args.corpus, args.index, args.embedder, **kw)
             if not (args.index / "store.sqlite3").exists():
                 run_index(settings)
-            qs = read_jsonl(args.dev)
+            qs = read_jsonl(args.dev if name == "dev" else CALIBRATION[name])
             ans = [q for q in qs if q.get("answerable", True)]
             una = [q for q in qs if not q.get("answerable", True)]
             questions, selection = choose(name, ans, una, None, None, args.limit)
@@ -491,7 +497,7 @@ def main_model(args) -> int:
             data_dir, seed, left_out, ans_from, un_from = sources[name]
             ans, una = heldout_split(args.n, left_out, ans_from, un_from)
             questions, selection = choose(name, ans, una, args.n_answerable,
-                                          args.n_unanswerable, args.limit)
+                                          args.n_unanswerable, args.limit, args.start)
             settings = heldout_settings(name, args, data_dir, seed, left_out, **kw)
         print(selection, file=sys.stderr, flush=True)
         if generator is None:  # resolved as the product resolves it: Assistant(settings)
@@ -563,6 +569,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="CMRC/SQuAD answerable questions, spread over the -n of the split (100)")
     m.add_argument("--n-unanswerable", type=int, default=40,
                    help="CMRC/SQuAD unanswerable questions, spread over the split's (40)")
+    m.add_argument("--start", type=int, default=0, help="begin the spread at this question "
+                   "(0): a second run with another start repeats none of the first's")
     m.add_argument("--limit", type=int, help="at most this many questions per set "
                    "(a quick run; the set's mix of answerable and unanswerable kept)")
     m.add_argument("--threads", type=int, default=2, help="CPU threads for the model (2)")
