@@ -197,7 +197,8 @@ def support_matrix(
         total = sum(weights.values())
         for j, d in enumerate(docs):
             out[k, j] = sum(w for f, w in weights.items() if f in d) / total
-        cross[k] = [lang != language(sentence) for lang in langs]
+        own = language(sentence)
+        cross[k] = [lang != own for lang in langs]
     if similarity is not None and sentences:
         cos = similarity(sentences, list(sources))
         cos = None if cos is None else np.asarray(cos, dtype=float)
@@ -210,14 +211,6 @@ def support_matrix(
             # carry the support, where a word is shared at all.
             out = np.where(cross, np.maximum(blend, np.where(out > 0, cos, 0)), blend)
     return out
-
-
-def _names(sentence: str) -> set[str]:
-    """The features of the numbers and Latin-script names in ``sentence``."""
-    chinese = bool(_CJK_RUN.search(sentence))
-    named = [m.group(0) for m in _LATIN.finditer(sentence)
-             if _is_name(m.group(0), sentence, m.start(), chinese)]
-    return set(query_tokens(" ".join(named + _NUMBER.findall(sentence))))
 
 
 def _bare_answer(sentence: str, feats: set[str]) -> bool:
