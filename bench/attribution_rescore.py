@@ -29,12 +29,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(ROOT.parent / "shared/models/tiktoken"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+# The question files of bench/answers.py's sets (paraphrases and requests: its CALIBRATION).
 QUESTIONS = {
     "dev": ROOT.parent / "shared/eval/seeds_dev.jsonl",
     "cmrc": ROOT / "bench/out/cmrc/questions.jsonl",
     "squad": ROOT / "bench/out/squad/questions.jsonl",
-    "paraphrases": ROOT / "tests/data/answer/paraphrases.jsonl",
-    "requests": ROOT / "tests/data/answer/requests.jsonl",
 }
 WEIGHTS = (0.0, 0.25, 0.5, 0.75)
 # The cosine as given, or rescaled from this floor up ((cos - floor) / (1 - floor), at
@@ -92,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.results:
         for result in json.loads(path.read_text(encoding="utf-8")):
             name = result["set"]
-            by_id = {q["id"]: q for q in answers.read_jsonl(QUESTIONS[name])}
+            files = {**QUESTIONS, **answers.CALIBRATION}
+            by_id = {q["id"]: q for q in answers.read_jsonl(files[name])}
             todo = []
             others = []  # answers with no model words: their recorded scores stand
             for e in result["answers"]:
