@@ -14,6 +14,9 @@ does, every sentence of the answer is scored against every source by the words t
   above what an unrelated passage shares with it;
 - where a marker is replaced or added, a source the answer already cites is preferred
   when it supports the sentence as well as a kept marker must (``_choose``);
+- a sentence's numbers (with their units) and names are its claim: a source that holds
+  fewer of them than another supports it less (``_claim_factor``);
+- a one-word answer ("542", "秋晴") is held whole by a source, or not at all;
 - a table row is cited as one unit, its header row never;
 - sentences that state nothing a source could hold ("根据资料，", "Here is what I found:")
   and code are never cited.
@@ -68,6 +71,8 @@ MIN_FEATURES = 2  # fewer content words than this: a framing phrase, never cited
 # the SQuAD answers; with e5, against 0 and 0.25 on the answers of Qwen2.5-Coder-1.5B
 # (bench/attribution_rescore.py), 0.5 kept the most answers citing at the same precision.
 SIM_WEIGHT = 0.5
+# The share of a sentence's support that its numbers and names are (_claim_factor).
+CLAIM_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -180,17 +185,24 @@ def support_matrix(
     the sources given): the words of the question are in every retrieved source and
     tell them apart poorly, the answer's own words are in one or two."""
     docs = [features(s, passage=True) for s in sources]
+    numbers = [_numbers_text(s) for s in sources]
+    factor = np.ones((len(sentences), len(docs)))  # how much of a source's support counts
+    bare = np.zeros(len(sentences), dtype=bool)  # too short to weigh: held whole, or not
     langs = [language(s) for s in sources]
     n = len(docs)
     out = np.zeros((len(sentences), n))
     cross = np.zeros((len(sentences), n), dtype=bool)  # sentence and source differ in language
     for k, sentence in enumerate(sentences):
         feats = features(sentence)
-        if len(feats) < MIN_FEATURES:
-            # A framing phrase holds nothing a source could; a bare answer ("542 [1]")
-            # is held whole by the source it came from, or by none.
+        # A two-character Chinese word is also its own bigram: one word, not two.
+        if len({f.removeprefix(_BIGRAM) for f in feats}) < MIN_FEATURES:
+            # A framing phrase holds nothing a source could; a bare answer ("542 [1]",
+            # "秋晴") is held whole by the source it came from, or by none.
             if feats and _bare_answer(sentence, feats):
                 out[k] = [float(feats <= d) for d in docs]
+            elif word := _bare_chinese(sentence):
+                out[k] = [float(word in _squash(src)) for src in sources]
+            bare[k] = True  # held or not: a cosine of one word says nothing more
             continue
         weights = {f: _idf(sum(f in d for d in docs), n)
                    * (BIGRAM_WEIGHT if f.startswith(_BIGRAM) else 1.0) for f in feats}
@@ -199,6 +211,7 @@ def support_matrix(
             out[k, j] = sum(w for f, w in weights.items() if f in d) / total
         own = language(sentence)
         cross[k] = [lang != own for lang in langs]
+        factor[k] = _claim_factor(sentence, numbers, sources)
     if similarity is not None and sentences:
         cos = similarity(sentences, list(sources))
         cos = None if cos is None else np.asarray(cos, dtype=float)
@@ -209,8 +222,56 @@ def support_matrix(
             # words are translated, not held: only names meet ("Triton", "CUDA" in
             # "Triton 是一种用于编写…的语言和编译器"), so there the meaning alone may
             # carry the support, where a word is shared at all.
-            out = np.where(cross, np.maximum(blend, np.where(out > 0, cos, 0)), blend)
-    return out
+            blend = np.where(cross, np.maximum(blend, np.where(out > 0, cos, 0)), blend)
+            out = np.where(bare[:, None], out, blend)
+    return out * factor
+
+
+def _claim_factor(sentence: str, numbers: list[str], texts: list[str]) -> np.ndarray | float:
+    """A sentence's numbers and names are its claim: where some source holds more of
+    them than another, the other's support counts only in part (``CLAIM_SHARE`` of it
+    is theirs). "单线天竺鲷体长可达10公分。" shares the fish's long name with the passage
+    that opens its article, and its "体长可达10公分" with the next passage, the one that
+    holds the 10; "Vladimir Lenin wrote that imperialism is the highest stage of
+    capitalism." shares its words with two passages on imperialism, and "Lenin" with one.
+    By words and meaning alone the first won.
+
+    A number is held with the unit that follows it ("10公", "325 miles"): the first
+    passage has a "10" of its own. Where no source holds a number with its unit (the
+    answer converted it, or wrote it another way), the number alone is looked for.
+    ``numbers`` are the sources as :func:`_numbers_text` writes them, ``texts`` as they
+    are."""
+    columns = []
+    for m in _NUMBER.finditer(sentence):
+        if _list_number(sentence, m):
+            continue
+        number, unit = _numbers_text(m.group(0)), _UNIT.match(sentence, m.end())
+        with_unit = re.escape(number) + (r"[ \t]?" + re.escape(unit.group(1)) if unit else "")
+        held = [bool(re.search(rf"(?<![\d.]){with_unit}(?!\d|\.\d)", n, re.IGNORECASE))
+                for n in numbers]
+        columns.append(held if any(held) else [_number_held(number, n) for n in numbers])
+    chinese = bool(_CJK_RUN.search(sentence))
+    for m in _LATIN.finditer(sentence):
+        if _is_name(m.group(0), sentence, m.start(), chinese):
+            columns.append([_word_held(m.group(0), t.casefold(), _squash(t)) for t in texts])
+    if not columns:
+        return 1.0
+    held = np.array(columns, dtype=float).mean(axis=0)
+    if held.max() == held.min():
+        return 1.0
+    return 1 - CLAIM_SHARE * (held.max() - held) / held.max()
+
+
+# The unit after a number: a Latin word ("miles") or one Chinese character ("公", "年").
+_UNIT = re.compile(rf"[ \t]?([A-Za-z]+|[{CJK_CHARS}])")
+
+
+def _bare_chinese(sentence: str) -> str:
+    """A sentence that is one Chinese word, the whole of a short answer ("秋晴"), as a
+    source would hold it; empty for anything else. The index cuts "日野秋晴" into other
+    words than the answer's "秋晴", so the words do not find it there: the characters do."""
+    core = _squash(re.sub(rf"[^{CJK_CHARS}A-Za-z0-9]", "", sentence))
+    return core if _CJK_RUN.fullmatch(core) and len(core) >= 2 else ""
 
 
 def _bare_answer(sentence: str, feats: set[str]) -> bool:
@@ -313,8 +374,9 @@ def _apply(answer: str, edits: list[tuple[int, int, str]]) -> str:
 
 # ----------------------------------------------------------------------- unsupported
 
-# A number as written: "79/80", "4.5%", "1,024", "3.5倍" (the unit is not part of it).
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,/:]\d+)*%?")
+# A number as written: "79/80", "4.5%", "1,024", "3.5倍" (the unit is not part of it),
+# also right after a Chinese character ("可达10公分"), not inside a Latin word ("A100").
+_NUMBER = re.compile(r"(?<![A-Za-z0-9_.])\d+(?:[.,/:]\d+)*%?")
 # A Latin-script name: a word with a capital inside or a digit ("vLLM", "GPT-2", "A100"),
 # or a capitalised word in Chinese text, where every Latin word names something.
 _LATIN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*")

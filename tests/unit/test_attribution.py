@@ -8,7 +8,9 @@ the rules are held to what a small model really writes.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from assistant.answer import attribution
 from assistant.answer.attribution import attribute, support_matrix, unsupported_claims
 
 # Sources as the prompt numbered them for "vLLM 是哪个机构开发的推理框架？" and
@@ -290,3 +292,59 @@ def test_a_sentence_goes_on_citing_the_answers_source_when_it_supports_it_as_wel
     assert a.cited == [1] and a.text.endswith(f"{second} [1]")
     # Alone, the sentence goes to the source that holds the most of it.
     assert attribute(second, [pauli, fermions]).cited == [2]
+
+
+def test_the_source_that_holds_a_sentences_number_with_its_unit_wins(monkeypatch):
+    # CMRC 2018: "单线天竺鲷体长可达多少公分？" The article's first passage has the fish's
+    # long name, its next passage the length; the third is another fish's ("12公分").
+    sources = [
+        "单线天竺鲷（学名：），俗名外斑天竺鲷、大目侧仔，为辐鳍鱼纲鲈形目鲈亚目天竺鲷科的其中"
+        "一个种。本鱼分布于印度太平洋区、包括红海、东非、泰国、台湾、印尼、菲律宾。",
+        "由吻尖端到尾鳍基底有一黑色暗带；尾鳍基底有一暗斑点。体长可达10公分。喜单独在礁隙或"
+        "礁洞中栖息。",
+        "背鳍硬棘8枚、软条9枚；臀鳍硬棘2枚、软条8枚。体长可达12公分。本鱼栖息在岩礁中。",
+    ]
+    a = attribute("单线天竺鲷体长可达10公分。[1]", sources)
+    assert (a.text, a.moved) == ("单线天竺鲷体长可达10公分。[2]", 1)
+    # A number right after a Chinese character is a number ("可达10"): an invented one
+    # is listed.
+    assert attribute("单线天竺鲷体长可达15公分。", sources).unsupported == ["15"]
+    # No source holds "10 cm" with its unit: the number alone decides, and the source
+    # with another length in cm counts half.
+    sentence, other = ["It grows to 10 cm long."], ["It is 10 years old.", "It is 8 cm long."]
+    row = support_matrix(sentence, other)
+    monkeypatch.setattr(attribution, "CLAIM_SHARE", 0.0)
+    assert row[0, 1] == pytest.approx(support_matrix(sentence, other)[0, 1] / 2)
+
+
+def test_a_bare_chinese_answer_is_found_by_its_characters():
+    # CMRC 2018: "《大小姐×执事！》的主角名字叫什么？" answered "秋晴". The index cuts the first
+    # passage's "日野秋晴" into other words; the second names him by his given name alone.
+    sources = [
+        "《大小姐×执事！》是上月司所著的轻小说。小学时因父母双亡而被叔父家收养的日野秋晴，决心"
+        "进入原为女子学校的超名门学校──白丽陵高中所新设的从育科就读。",
+        "结果让学生们造成误会（大多都是女生），对其感到害怕。之后，秋晴阴错阳差的再度与小学时的"
+        "青梅竹马──彩京朋美重逢。",
+    ]
+    assert attribute("秋晴", sources).text == "秋晴[1]"  # both hold it: the first-ranked
+
+    def second_is_closer(sentences, passages):  # a cosine that prefers the other passage
+        return np.array([[0.3, 0.9] for _ in sentences])
+
+    assert attribute("秋晴", sources, similarity=second_is_closer).cited == [1]
+    assert attribute("彩京", sources).cited == [2]
+
+
+def test_the_source_that_holds_a_sentences_name_wins(monkeypatch):
+    # SQuAD-like: the sentence's words are in both passages on imperialism, its name in one.
+    sources = [
+        "Theories regarding imperialism are often based on the British experience; the "
+        "term imperialism was used for the policies of capitalism.",
+        "Lenin argued that imperialism is the highest stage of capitalism.",
+    ]
+    sentence = ["It was Lenin who wrote that imperialism is a stage of capitalism."]
+    row = support_matrix(sentence, sources)
+    monkeypatch.setattr(attribution, "CLAIM_SHARE", 0.0)
+    words_only = support_matrix(sentence, sources)
+    assert row[0, 0] == pytest.approx(words_only[0, 0] / 2)  # half of it was the name's
+    assert row[0, 1] == pytest.approx(words_only[0, 1])
