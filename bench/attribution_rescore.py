@@ -76,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("results", type=Path, nargs="+")
     p.add_argument("--index", type=Path, default=Path("/tmp/answers-bench/idx_main"),
                    help="any index built with the configured embedder (its embedder is used)")
+    p.add_argument("--shipped-only", action="store_true",
+                   help="only the shipped setting, not the sweep")
+    p.add_argument("--changed", action="store_true",
+                   help="list the answers whose citations differ from the run's, at the "
+                   "shipped setting (what a change to attribution moved)")
     args = p.parse_args(argv)
     settings = answers.index_settings(ROOT / "corpus", args.index, Settings().embedder)
     searcher = Searcher(settings)
@@ -88,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| set | SIM_WEIGHT | answers citing | citations holding the evidence | "
           "as recorded |")
     print("|---|---|---|---|---|")
+    changed: list[str] = []
     for path in args.results:
         for result in json.loads(path.read_text(encoding="utf-8")):
             name = result["set"]
@@ -106,7 +112,10 @@ def main(argv: list[str] | None = None) -> int:
                 sim = _CachedCosines(_sentence_similarity(searcher, e["question"],
                                                           pairwise=True, floor=0.0))
                 todo.append((q, o, sources, sim))
-            for w, low in [(w, f) for w in WEIGHTS for f in FLOORS if w or f is None]:
+            settings_tried = [(w, f) for w in WEIGHTS for f in FLOORS if w or f is None]
+            if args.shipped_only:
+                settings_tried = [(shipped, floor)]
+            for w, low in settings_tried:
                 attribution.SIM_WEIGHT = w
                 for *_, sim in todo:
                     sim.floor = low
@@ -118,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
                     answered += 1
                     citing += bool(att.cited)
                     same += att.cited == o["citations"]
+                    if args.changed and (w, low) == (shipped, floor) \
+                            and att.cited != o["citations"]:
+                        held = [n for n in att.cited if holds_evidence(q, sources[n - 1])]
+                        changed.append(f"- {name} {q['id']}: {o['citations']} -> {att.cited}"
+                                       f" (holding the evidence: {held}): {att.text[:200]!r}")
                     if q["answerable"]:
                         cites += len(att.cited)
                         ok += sum(holds_evidence(q, sources[n - 1]) for n in att.cited)
@@ -134,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
                           f"{citing / max(1, answered):.1%} of {answered} | "
                           f"{ok / max(1, cites):.1%} of {cites} | |")
             attribution.SIM_WEIGHT = shipped
+    if args.changed:
+        print("\nChanged from the run:\n" + ("\n".join(changed) or "none"))
     return 0
 
 
