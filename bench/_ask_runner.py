@@ -8,9 +8,15 @@ import argparse
 import json
 import sys
 
-from assistant.answer.pipeline import Assistant
-from assistant.ingest.indexer import run_index
-from assistant.settings import Settings
+try:  # the package layout since session 7
+    from assistant.answer.pipeline import Assistant
+    from assistant.ingest.indexer import run_index
+    from assistant.settings import Settings
+except ImportError:  # the flat layout before it (65e426d, the main before issue 11)
+    from assistant.config import Settings
+    from assistant.indexer import run_index
+
+    from assistant.answer import Assistant
 
 
 def main() -> int:
