@@ -185,7 +185,7 @@ def support_matrix(
     the sources given): the words of the question are in every retrieved source and
     tell them apart poorly, the answer's own words are in one or two."""
     docs = [features(s, passage=True) for s in sources]
-    numbers = [_numbers_text(s) for s in sources]
+    held_in = [_Holder.of(s) for s in sources]  # each source as the claim checks read it
     factor = np.ones((len(sentences), len(docs)))  # how much of a source's support counts
     bare = np.zeros(len(sentences), dtype=bool)  # too short to weigh: held whole, or not
     langs = [language(s) for s in sources]
@@ -201,7 +201,7 @@ def support_matrix(
             if feats and _bare_answer(sentence, feats):
                 out[k] = [float(feats <= d) for d in docs]
             elif word := _bare_chinese(sentence):
-                out[k] = [float(word in _squash(src)) for src in sources]
+                out[k] = [float(word in h.squashed) for h in held_in]
             bare[k] = True  # held or not: a cosine of one word says nothing more
             continue
         weights = {f: _idf(sum(f in d for d in docs), n)
@@ -211,7 +211,7 @@ def support_matrix(
             out[k, j] = sum(w for f, w in weights.items() if f in d) / total
         own = language(sentence)
         cross[k] = [lang != own for lang in langs]
-        factor[k] = _claim_factor(sentence, numbers, sources)
+        factor[k] = _claim_factor(sentence, held_in)
     if similarity is not None and sentences:
         cos = similarity(sentences, list(sources))
         cos = None if cos is None else np.asarray(cos, dtype=float)
@@ -227,7 +227,7 @@ def support_matrix(
     return out * factor
 
 
-def _claim_factor(sentence: str, numbers: list[str], texts: list[str]) -> np.ndarray | float:
+def _claim_factor(sentence: str, sources: list[_Holder]) -> np.ndarray | float:
     """A sentence's numbers and names are its claim: where some source holds more of
     them than another, the other's support counts only in part (``CLAIM_SHARE`` of it
     is theirs). "单线天竺鲷体长可达10公分。" shares the fish's long name with the passage
@@ -238,22 +238,13 @@ def _claim_factor(sentence: str, numbers: list[str], texts: list[str]) -> np.nda
 
     A number is held with the unit that follows it ("10公", "325 miles"): the first
     passage has a "10" of its own. Where no source holds a number with its unit (the
-    answer converted it, or wrote it another way), the number alone is looked for.
-    ``numbers`` are the sources as :func:`_numbers_text` writes them, ``texts`` as they
-    are."""
+    answer converted it, or wrote it another way), the number alone is looked for."""
+    numbers, names = _claims(sentence)
     columns = []
-    for m in _NUMBER.finditer(sentence):
-        if _list_number(sentence, m):
-            continue
-        number, unit = _numbers_text(m.group(0)), _UNIT.match(sentence, m.end())
-        with_unit = re.escape(number) + (r"[ \t]?" + re.escape(unit.group(1)) if unit else "")
-        held = [bool(re.search(rf"(?<![\d.]){with_unit}(?!\d|\.\d)", n, re.IGNORECASE))
-                for n in numbers]
-        columns.append(held if any(held) else [_number_held(number, n) for n in numbers])
-    chinese = bool(_CJK_RUN.search(sentence))
-    for m in _LATIN.finditer(sentence):
-        if _is_name(m.group(0), sentence, m.start(), chinese):
-            columns.append([_word_held(m.group(0), t.casefold(), _squash(t)) for t in texts])
+    for number, unit in numbers:
+        held = [h.holds_number(number, unit) for h in sources]
+        columns.append(held if any(held) else [h.holds_number(number) for h in sources])
+    columns += [[h.holds_name(name) for h in sources] for name in names]
     if not columns:
         return 1.0
     held = np.array(columns, dtype=float).mean(axis=0)
@@ -387,23 +378,44 @@ def unsupported_claims(answer: str, sources: Sequence[str]) -> list[str]:
     """Numbers and Latin-script names in ``answer`` (outside code and markers) that none
     of ``sources`` holds, once each, in order."""
     code = [(m.start(), m.end()) for m in _CODE.finditer(answer)]
-    prose = _MARK.sub(" ", _mask(answer, code, " "))
-    joined = " ".join(sources)
-    numbers, text, squashed = _numbers_text(joined), joined.casefold(), _squash(joined)
-    chinese = bool(_CJK_RUN.search(prose))
-    out: list[str] = []
-    for m in _NUMBER.finditer(prose):
-        if _list_number(prose, m):
-            continue
-        if not _number_held(m.group(0), numbers):
-            out.append(m.group(0))
-    for m in _LATIN.finditer(prose):
-        word = m.group(0)
-        if not _is_name(word, prose, m.start(), chinese):
-            continue
-        if not _word_held(word, text, squashed):
-            out.append(word)
+    numbers, names = _claims(_MARK.sub(" ", _mask(answer, code, " ")))
+    every = _Holder.of(" ".join(sources))
+    out = [n for n, _ in numbers if not every.holds_number(n)]
+    out += [name for name in names if not every.holds_name(name)]
     return list(dict.fromkeys(out))
+
+
+def _claims(prose: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """What ``prose`` claims that a source must hold: its numbers, each with the unit
+    that follows it ("" for none), and its Latin-script names, in order."""
+    chinese = bool(_CJK_RUN.search(prose))
+    numbers = []
+    for m in _NUMBER.finditer(prose):
+        if not _list_number(prose, m):
+            unit = _UNIT.match(prose, m.end())
+            numbers.append((m.group(0), unit.group(1) if unit else ""))
+    names = [m.group(0) for m in _LATIN.finditer(prose)
+             if _is_name(m.group(0), prose, m.start(), chinese)]
+    return numbers, names
+
+
+@dataclass(frozen=True)
+class _Holder:
+    """A source's text in the forms its numbers and names are looked up in, made once."""
+
+    numbers: str  # thousands separators dropped (_numbers_text)
+    folded: str  # case folded
+    squashed: str  # case folded, no whitespace
+
+    @classmethod
+    def of(cls, text: str) -> _Holder:
+        return cls(_numbers_text(text), text.casefold(), _squash(text))
+
+    def holds_number(self, number: str, unit: str = "") -> bool:
+        return _number_held(number, self.numbers, unit)
+
+    def holds_name(self, name: str) -> bool:
+        return _word_held(name, self.folded, self.squashed)
 
 
 def _squash(text: str) -> str:
@@ -415,8 +427,11 @@ def _numbers_text(text: str) -> str:
     return re.sub(r"(?<=\d)\s+%", "%", re.sub(r"(?<=\d),(?=\d{3})", "", text))
 
 
-def _number_held(number: str, haystack: str) -> bool:
+def _number_held(number: str, haystack: str, unit: str = "") -> bool:
     whole = _numbers_text(number)
+    if unit:  # "10公分" is held as "10公分" or "10 公分", not as another "10"
+        pattern = re.escape(whole) + r"[ \t]?" + re.escape(unit)
+        return bool(re.search(rf"(?<![\d.]){pattern}", haystack, re.IGNORECASE))
     if re.search(rf"(?<![\d.]){re.escape(whole)}(?!\d|\.\d)", haystack):
         return True
     # "79/80" where the source says "79 of 80": each part must be there.
