@@ -5,7 +5,8 @@ set at once: seeds_dev over corpus/, CMRC 2018 dev (1,000 q) and SQuAD 2.0 (1,00
 
 Each set is indexed once (bench/out/sweep-<set>-<embedder>); then for each dense weight
 the hybrid ranking is scored by the shared scorer (r1, r5, cr500), beside lexical alone
-and dense alone. The weight is what ``retrieve.search.dense_weight`` returns for the
+and dense alone; then the definition lift and the proximity weight, each with the rest as
+shipped. The weight is what ``retrieve.search.dense_weight`` returns for the
 question's script, so Chinese (CMRC, most of dev) and Latin (SQuAD) are read separately.
 Prints Markdown.
 """
@@ -24,6 +25,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 WEIGHTS = (0.0, 0.3, 0.45, 0.6, 0.8, 1.0, 1.3, 1.7)
 BOOSTS = (1.0, 1.25, 1.5, 2.0)
+PROXIMITY = (0.0, 0.1, 0.2, 0.3, 0.5)
 
 
 def score(shared: Path, qfile: Path, results: dict[str, list]) -> dict:
@@ -58,6 +60,7 @@ def run_set(name: str, corpus: Path, qfile: Path, shared: Path, embedder: str | 
     for mode in ("lexical", "dense"):
         rows.append((name, mode, "", score(shared, qfile, ranked(mode))))
     real_weight, real_boost = search.dense_weight, search.DEFINITION_BOOST
+    real_proximity = search.PROXIMITY_WEIGHT
     try:
         for w in WEIGHTS:
             search.dense_weight = lambda embedder_name, query, w=w: w
@@ -66,8 +69,14 @@ def run_set(name: str, corpus: Path, qfile: Path, shared: Path, embedder: str | 
         for b in BOOSTS:
             search.DEFINITION_BOOST = b
             rows.append((name, "hybrid", f"shipped w, lift={b}", score(shared, qfile, ranked())))
+        search.DEFINITION_BOOST = real_boost
+        for p in PROXIMITY:
+            search.PROXIMITY_WEIGHT = p
+            rows.append((name, "hybrid", f"shipped w, proximity={p}",
+                         score(shared, qfile, ranked())))
     finally:
         search.dense_weight, search.DEFINITION_BOOST = real_weight, real_boost
+        search.PROXIMITY_WEIGHT = real_proximity
     return rows
 
 

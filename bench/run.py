@@ -110,12 +110,12 @@ def bench_retrieval(sets, shared: Path) -> list[str]:
 
 def bench_latency(sets) -> list[str]:
     sys.path.insert(0, str(ROOT))
-    from assistant.retrieve.search import Searcher
+    from assistant.retrieve import search
     from assistant.settings import Settings
 
     corpus, qfile = sets["cmrc"]
     settings = Settings(corpus=corpus, index=OUT / "idx-cmrc")
-    s = Searcher(settings)
+    s = search.Searcher(settings)
     qs = [json.loads(line)["question"] for line in qfile.read_text(encoding="utf-8").splitlines()]
     s.search(qs[0])  # warm up
     times = []
@@ -124,8 +124,23 @@ def bench_latency(sets) -> list[str]:
         s.search(q, k=10)
         times.append((time.perf_counter() - t) * 1000)
     p50, p95 = percentile(times, 50), percentile(times, 95)
+    # The proximity part (retrieve/proximity.py) on its own: each question searched with it
+    # and without, in turns, its embedding already kept, so only that part differs.
+    shipped, off, on = search.PROXIMITY_WEIGHT, [], []
+    try:
+        for i, q in enumerate(qs[:300]):
+            for weight in ((0.0, shipped) if i % 2 else (shipped, 0.0)):
+                search.PROXIMITY_WEIGHT = weight
+                t = time.perf_counter()
+                s.search(q, k=10)
+                (on if weight else off).append((time.perf_counter() - t) * 1000)
+    finally:
+        search.PROXIMITY_WEIGHT = shipped
     return [f"search latency on CMRC (848 docs), 300 questions, k=10, query embedding "
-            f"included: p50 {p50:.1f} ms, p95 {p95:.1f} ms"]
+            f"included: p50 {p50:.1f} ms, p95 {p95:.1f} ms",
+            f"query embedding kept: p50 {percentile(off, 50):.1f} ms without the proximity "
+            f"part, {percentile(on, 50):.1f} ms with it (weight {shipped}); p95 "
+            f"{percentile(off, 95):.1f} / {percentile(on, 95):.1f} ms"]
 
 
 def bench_incremental(sets) -> list[str]:

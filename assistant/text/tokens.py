@@ -32,17 +32,23 @@ _jieba_ready = False
 
 # Function and question words: no passage is about them. Every step that compares texts
 # by their words drops them.
-STOPWORDS = frozenset(
+# Question words: where a question has one, its passage has the answer instead.
+QUESTION_WORDS = frozenset(
+    """
+    哪 什么 哪个 哪些 哪里 哪儿 哪家 哪位 哪种 哪一 哪一年 怎么 怎样 怎么样 如何 为什么 为何
+    多少 几 谁 什么样 什么时候
+    what which who whom whose when where why how
+    """.split()  # noqa: SIM905 - a word list reads better as text
+)
+STOPWORDS = QUESTION_WORDS | frozenset(
     """
     的 了 是 在 和 与 及 或 有 为 被 把 对 从 中 上 下 等 也 都 就 而 之 其 这 那 以
-    哪 些 个 吗 呢 吧 啊 一个 一种 我 你 我们 他 它 们
-    什么 哪个 哪些 哪里 哪儿 哪家 哪位 哪种 哪一 哪一年 怎么 怎样 怎么样 如何 为什么 为何
-    多少 几 谁 是否 是不是
-    请问 请 一下 可以 能 能够 会 要 需要 通常 主要 一般 指 叫 称为 属于 什么样 什么时候 时候
+    些 个 吗 呢 吧 啊 一个 一种 我 你 我们 他 它 们 是否 是不是
+    请问 请 一下 可以 能 能够 会 要 需要 通常 主要 一般 指 叫 称为 属于 时候
     a an the is are was were be been of in on at to for from by with as and or not no
-    what which who whom whose when where why how does do did can
+    does do did can
     this that these those it its their there than then into about
-    """.split()  # noqa: SIM905 - a word list reads better as text
+    """.split()  # noqa: SIM905
 )
 # Words of a question that name no topic but that sentences use with meaning: a
 # request's phrasing (a chat user writes "简单说说 LoRA", "帮我总结一下 vLLM 的特点", "Tell
