@@ -22,7 +22,6 @@ from assistant.answer.prompt import (
     condense_messages,
     count_messages,
     declined,
-    leading,
     pack,
 )
 from assistant.embed.base import profile
@@ -430,7 +429,7 @@ class Assistant:
         standalone = condense_by_rule(text, normalise_history(history, text))
         hits = self.searcher.search(standalone, k=self.settings.top_k)
         count = self.generator.count_tokens if self.generator else cl100k_counter()
-        packed = pack(leading(hits), self.settings.context_tokens, count)
+        packed = pack(hits, self.settings.context_tokens, count)
         return answer_messages(standalone, packed.blocks)
 
     # -- the turn -------------------------------------------------------------------------
@@ -499,10 +498,9 @@ class Assistant:
         hits = searcher.search(answer.standalone, k=opts.top_k)
         timings["retrieve_ms"] = _ms(t)
         count = generator.count_tokens if generator is not None else cl100k_counter()
-        if generator is not None:  # what the model reads is what its first token waits on
-            packed = pack(leading(hits), opts.context_tokens, count)
-        else:
-            packed = pack(hits, max(opts.context_tokens, EXTRACTIVE_BUDGET), count)
+        budget = opts.context_tokens if generator is not None else max(
+            opts.context_tokens, EXTRACTIVE_BUDGET)
+        packed = pack(hits, budget, count)
         answer.sources = [_to_source(i, h) for i, h in enumerate(packed.hits, 1)]
         yield Event("sources", sources=answer.sources)  # the first thing a reader sees
         rel = relevance(answer.standalone, hits, searcher)

@@ -67,14 +67,6 @@ CONDENSE_SYSTEM = {
 }
 
 MIN_PIECE_TOKENS = 60  # a passage cut shorter than this is not worth its tag
-# A first passage this far ahead of the second (the second's score under this share of
-# the first's) is the model's only source: its prompt is about half as long, and a 1.5B
-# model is not led astray by a neighbour. bench/lead_share.py: at 0.7 that is 36-43% of
-# the answerable CMRC 2018 and SQuAD 2.0 questions, and the first passage held the
-# evidence in 98.7-100% of them (0.6: 18-25%, all; 0.8: 60-65%, 2-5 lost per 400-600).
-# With Qwen2.5-Coder-1.5B (bench/answers.py), of the 89 answerable subset questions it
-# cut, CMRC gold was unchanged in 43 and SQuAD gained 3 of 46, lost none (BENCHMARKS.md).
-LEAD_RATIO = 0.7
 
 
 @dataclass
@@ -102,13 +94,6 @@ def render_source(n: int, hit: Any, text: str | None = None) -> str:
     if hit.heading:
         attrs += f' heading="{_attr(hit.heading)}"'
     return f"<source {attrs}>\n{body}\n</source>"
-
-
-def leading(hits: Sequence[Any]) -> Sequence[Any]:
-    """The first hit alone where it leads the second by :data:`LEAD_RATIO`, else all."""
-    if len(hits) > 1 and hits[0].score > 0 and hits[1].score < LEAD_RATIO * hits[0].score:
-        return hits[:1]
-    return hits
 
 
 def pack(hits: Sequence[Any], budget: int, count: Counter) -> Packed:

@@ -247,21 +247,6 @@ def test_pack_respects_the_budget_and_cuts_only_the_first_passage():
     assert messages[0]["content"] == SYSTEM["zh"]
 
 
-def test_a_first_passage_far_ahead_is_the_models_only_source():
-    from assistant.answer.prompt import LEAD_RATIO, leading
-    from assistant.retrieve.search import Hit
-
-    def hits(*scores):
-        return [Hit(i, f"{i}.md", "T", "", "text", 1, 1, None, s) for i, s in enumerate(scores)]
-
-    far = hits(1.0, LEAD_RATIO - 0.05, 0.2)
-    assert leading(far) == far[:1]
-    near = hits(1.0, LEAD_RATIO + 0.05, 0.2)
-    assert leading(near) == near
-    assert leading(far[:1]) == far[:1] and leading([]) == []
-    assert leading(hits(0.0, 0.0)) == hits(0.0, 0.0)  # no scores to compare: all of them
-
-
 # ------------------------------------------------------------------------ condensing
 
 
