@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     )
     max_answer_tokens: int = Field(320, ge=16, le=4096, description="Longest answer, tokens")
     temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature")
+    seed: int = Field(
+        # Without a seed per answer llama-cpp-python draws each one's from the last
+        # answer's, so the same question got other words depending on what was asked
+        # before it (and benchmark runs could not be compared question by question).
+        0, ge=0, le=2**31 - 1, description="Sampling seed: the same question over the same "
+        "sources gets the same answer; the web page's Retry asks with the next seed",
+    )
     threads: int | None = Field(None, ge=1, le=256, description="CPU threads for the model")
     abstain_below: float | None = Field(
         None, ge=0.0, le=1.0, description="Relevance (assistant/answer/abstain.py) under which "

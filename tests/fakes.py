@@ -57,8 +57,9 @@ class FakeGenerator:
     def count_tokens(self, text: str) -> int:
         return cl100k_counter()(text)
 
-    def stream(self, messages, *, max_tokens, temperature, stop=None) -> Iterator[str]:
-        self.calls.append({"messages": messages, "max_tokens": max_tokens})
+    def stream(self, messages, *, max_tokens, temperature, stop=None, seed=None) -> Iterator[str]:
+        self.calls.append({"messages": messages, "max_tokens": max_tokens,
+                           "temperature": temperature, "seed": seed})
         reply = self.replies.pop(0) if self.replies else "no more replies"
         if isinstance(reply, Exception):
             raise reply
@@ -76,7 +77,7 @@ class PacedGenerator(FakeGenerator):
         super().__init__(*replies)
         self.read_s, self.piece_s, self.read_speed = read_s, piece_s, read_speed
 
-    def stream(self, messages, *, max_tokens, temperature, stop=None) -> Iterator[str]:
+    def stream(self, messages, *, max_tokens, temperature, stop=None, seed=None) -> Iterator[str]:
         import time
 
         pieces = super().stream(messages, max_tokens=max_tokens, temperature=temperature,

@@ -286,6 +286,7 @@ class _Options:
     context_tokens: int
     temperature: float
     max_answer_tokens: int
+    seed: int = 0
     quote_first: bool = False
 
 
@@ -396,6 +397,7 @@ class Assistant:
         context_tokens: int | None = None,
         temperature: float | None = None,
         max_answer_tokens: int | None = None,
+        seed: int | None = None,
         quote_first: bool = False,
     ) -> Iterator[Event]:
         """Events of one turn: status, sources (before any generation), tokens, done.
@@ -416,6 +418,7 @@ class Assistant:
                 self.settings.temperature if temperature is None else temperature
             ),
             max_answer_tokens=max(1, int(max_answer_tokens or self.settings.max_answer_tokens)),
+            seed=int(self.settings.seed if seed is None else seed),
             quote_first=bool(quote_first),
         )
         searcher = self.searcher
@@ -587,7 +590,8 @@ class Assistant:
                   timings: dict, t0: float, count: Any, pieces: list[str]) -> Iterator[Event]:
         t_first = None
         for piece in generator.stream(
-            messages, max_tokens=opts.max_answer_tokens, temperature=opts.temperature
+            messages, max_tokens=opts.max_answer_tokens, temperature=opts.temperature,
+            seed=opts.seed,
         ):
             if not piece:
                 continue

@@ -123,6 +123,7 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     temperature: float | None = Field(None, ge=0.0, le=2.0)
+    seed: int | None = Field(None, ge=0, le=2**31 - 1)  # as OpenAI's API: same seed, same reply
 
 
 def split_messages(messages: list[ChatMessage]) -> tuple[str, list[dict]]:
@@ -176,7 +177,7 @@ def _request_overrides(service: Service, req: ChatRequest) -> dict:
     from assistant.generate import NO_MODEL
     from assistant.hub.presets import PRESETS
 
-    values: dict[str, Any] = {"temperature": req.temperature}
+    values: dict[str, Any] = {"temperature": req.temperature, "seed": req.seed}
     # Clients send a model name; a preset or "extractive" picks that backend, anything
     # else ("assistant", "gpt-4o", ...) means the server's own choice.
     name = (req.model or "").strip().lower()

@@ -21,8 +21,8 @@ from assistant.settings import Settings
 log = logging.getLogger(__name__)
 
 # Settings a person may change per session in the web UI (and per request in the API).
-TUNABLE = ("model", "llm_url", "context_tokens", "temperature")
-PER_CALL = ("context_tokens", "temperature")  # passed to Assistant.stream as keywords
+TUNABLE = ("model", "llm_url", "context_tokens", "temperature", "seed")
+PER_CALL = ("context_tokens", "temperature", "seed")  # to Assistant.stream as keywords
 PROMPT_OVERHEAD = 150  # tokens of a prompt besides its sources: instructions, question
 VARIANTS = 2  # assistants kept for other models
 

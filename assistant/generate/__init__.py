@@ -47,8 +47,10 @@ class Generator(Protocol):
         max_tokens: int,
         temperature: float,
         stop: list[str] | None = None,
+        seed: int | None = None,
     ) -> Iterator[str]:
-        """Yield the reply to chat ``messages`` piece by piece."""
+        """Yield the reply to chat ``messages`` piece by piece. With a ``seed`` the same
+        messages get the same reply (None: the backend's own choice)."""
         ...
 
 

@@ -84,11 +84,12 @@ class LlamaCppGenerator:
         max_tokens: int,
         temperature: float,
         stop: list[str] | None = None,
+        seed: int | None = None,
     ) -> Iterator[str]:
         """Yield the reply piece by piece; refuse up front if the prompt cannot fit."""
         rendered, prompt = self._render(messages)
         self._check_fits(self._prompt_length(rendered, prompt), max_tokens)
-        return self._generate(rendered, max_tokens, temperature, stop)
+        return self._generate(rendered, max_tokens, temperature, stop, seed)
 
     def check_fits(self, messages: list[dict], max_tokens: int) -> None:
         """Raise the overflow error :meth:`stream` would, without generating."""
@@ -109,7 +110,8 @@ class LlamaCppGenerator:
         return len(self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
 
     def _generate(
-        self, messages: list[dict], max_tokens: int, temperature: float, stop: list[str] | None
+        self, messages: list[dict], max_tokens: int, temperature: float,
+        stop: list[str] | None, seed: int | None = None,
     ) -> Iterator[str]:
         if not self._lock.acquire(timeout=BUSY_TIMEOUT):
             raise AssistantError(
@@ -123,6 +125,8 @@ class LlamaCppGenerator:
                 max_tokens=max_tokens,
                 temperature=temperature,
                 stop=[*(stop or []), *self._extra_stop],
+                # None: llama-cpp-python draws this answer's seed from the last one's
+                seed=seed,
                 stream=True,
             )
             for chunk in chunks:

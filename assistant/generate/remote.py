@@ -91,6 +91,7 @@ class OpenAIHTTPGenerator:
         max_tokens: int,
         temperature: float,
         stop: list[str] | None = None,
+        seed: int | None = None,
     ) -> Iterator[str]:
         """Yield the reply piece by piece as the server streams it."""
         payload: dict[str, Any] = {
@@ -102,6 +103,8 @@ class OpenAIHTTPGenerator:
         }
         if stop:
             payload["stop"] = stop
+        if seed is not None:  # OpenAI's, llama.cpp's and vLLM's servers all take it
+            payload["seed"] = seed
         return self._stream(payload)
 
     def _stream(self, payload: dict[str, Any]) -> Iterator[str]:

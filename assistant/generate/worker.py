@@ -186,7 +186,7 @@ class ModelProcess:
         return self._vocab.prompt_tokens(messages)
 
     def stream(self, messages: list[dict], *, max_tokens: int, temperature: float,
-               stop: list[str] | None = None) -> Iterator[str]:
+               stop: list[str] | None = None, seed: int | None = None) -> Iterator[str]:
         """Yield the reply piece by piece. Refuses up front (as the in-process model does)
         a prompt that cannot fit, and raises :class:`ModelUnavailable` when the worker is
         stopped for good."""
@@ -194,7 +194,8 @@ class ModelProcess:
         self._vocab._check_fits(used, max_tokens)
         if self._state == "failed":
             raise self._unavailable()
-        kwargs = {"max_tokens": max_tokens, "temperature": temperature, "stop": stop}
+        kwargs = {"max_tokens": max_tokens, "temperature": temperature, "stop": stop,
+                  "seed": seed}
         return self._generate(messages, kwargs, used)
 
     # -- supervision ------------------------------------------------------------------------

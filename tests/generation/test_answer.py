@@ -78,7 +78,7 @@ class FailingGenerator(FakeGenerator):
         super().__init__()
         self.error = error
 
-    def stream(self, messages, *, max_tokens, temperature, stop=None) -> Iterator[str]:
+    def stream(self, messages, *, max_tokens, temperature, stop=None, seed=None) -> Iterator[str]:
         self.calls.append({"messages": messages})
 
         def pieces():
@@ -138,6 +138,17 @@ def test_model_answer_keeps_valid_markers_and_drops_invalid_ones(settings, searc
     # The model's tokens are counted (the API's usage.completion_tokens reads them).
     assert answer.timings["completion_tokens"] == gen.count_tokens(
         "vLLM 由 UC Berkeley 开发【1】，另见 [9] 和 [1, 7]。")
+
+
+def test_each_answer_is_sampled_with_a_seed(settings, searcher):
+    # The settings' seed unless the turn names one (the page's Retry does): the same
+    # question over the same sources is asked the same way, whatever came before it.
+    gen = FakeGenerator("vLLM 由 UC Berkeley 开发 [1]。", "UC Berkeley [1]")
+    assistant = Assistant(settings.model_copy(update={"seed": 5}), searcher=searcher,
+                          generator=gen)
+    assistant.ask("vLLM 是谁开发的？")
+    list(assistant.stream("vLLM 是谁开发的？", seed=6))
+    assert [c["seed"] for c in gen.calls] == [5, 6]
 
 
 def test_answer_without_valid_citation_says_so(settings, searcher):

@@ -191,7 +191,7 @@ def test_a_model_answer_is_shown_again_as_cited(args, capsys, monkeypatch):
         def count_tokens(self, text):
             return len(text)
 
-        def stream(self, messages, *, max_tokens, temperature, stop=None):
+        def stream(self, messages, *, max_tokens, temperature, stop=None, seed=None):
             return iter(["vLLM 由 UC Berkeley ", "开发。"])
 
     monkeypatch.setattr("assistant.answer.pipeline.resolve_generator", lambda settings: Plain())

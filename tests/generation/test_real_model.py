@@ -94,6 +94,19 @@ def test_stop_strings_cut_the_answer(gemma):
     assert stop not in stopped and text.startswith(stopped.rstrip()[:10])
 
 
+def _sampled(gen, seed, messages=QUESTION) -> str:
+    return "".join(gen.stream(messages, max_tokens=16, temperature=1.0, seed=seed))
+
+
+def test_a_seed_gives_the_same_answer_whatever_was_asked_before(gemma):
+    # Unseeded, llama-cpp-python draws an answer's seed from the last answer's: the same
+    # question got other words after another question. Seeded, it cannot.
+    first = _sampled(gemma, 7)
+    _sampled(gemma, None, [{"role": "user", "content": "Name a colour."}])
+    assert _sampled(gemma, 7) == first
+    assert len({_sampled(gemma, s) for s in (1, 2, 3, 7)}) > 1  # the seed is what changed
+
+
 def test_context_overflow_is_refused_before_generating(gemma):
     long = [{"role": "user", "content": "vLLM UC Berkeley 模型 " * 600}]
     with pytest.raises(AssistantError, match="context") as e:
@@ -151,6 +164,14 @@ def test_http_path_streams_and_stops(gemma_server):
         stop = text.split()[len(text.split()) // 2]
         stopped = "".join(gen.stream(QUESTION, max_tokens=24, temperature=0.0, stop=[stop]))
     assert stop not in stopped
+
+
+def test_http_path_sends_the_seed(gemma_server):
+    with OpenAIHTTPGenerator(gemma_server) as gen:
+        first = _sampled(gen, 7)
+        _sampled(gen, None, [{"role": "user", "content": "Name a colour."}])
+        assert _sampled(gen, 7) == first
+        assert len({_sampled(gen, s) for s in (1, 2, 3, 7)}) > 1
 
 
 def test_http_path_overflow_is_a_clear_error(gemma_server):

@@ -111,6 +111,16 @@ def test_health(url):
     assert "extractive" in h["backend"]
 
 
+def test_a_requests_seed_reaches_the_answer(web_service):
+    from assistant.app.api import ChatRequest, _request_overrides
+
+    ask = [{"role": "user", "content": QUESTION_ZH}]
+    assert _request_overrides(web_service, ChatRequest(messages=ask, seed=3)) == {"seed": 3}
+    assert "seed" not in _request_overrides(web_service, ChatRequest(messages=ask))
+    _, kw = web_service.models.assistant_for({"seed": 3})
+    assert kw == {"seed": 3}  # per call: the same assistant, no second model loaded
+
+
 @pytest.mark.parametrize(
     ("body", "status"),
     [
@@ -119,6 +129,7 @@ def test_health(url):
         ({"messages": [{"role": "assistant", "content": "hi"}]}, 400),
         ({"messages": [{"role": "user", "content": "   "}]}, 400),
         ({"messages": [{"role": "user", "content": "x"}], "temperature": 9}, 400),
+        ({"messages": [{"role": "user", "content": "x"}], "seed": -1}, 400),
     ],
 )
 def test_bad_requests_get_openai_shaped_errors(url, body, status):

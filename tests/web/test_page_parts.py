@@ -253,6 +253,28 @@ def test_the_quote_shows_under_the_wait_until_the_first_token(web_service, monke
     assert "Quoted from the sources while the model writes its answer" in en
 
 
+def test_retry_asks_again_with_the_next_seed(web_service, monkeypatch):
+    from assistant.answer.pipeline import Answer, Event
+    from assistant.app.web import page
+
+    asked: list[dict] = []
+
+    def stream(question, history=None, overrides=None, *, quote_first=False):
+        asked.append(dict(overrides or {}))
+        yield Event("done", answer=Answer(question, question, "x", [], [], backend="fake"))
+
+    monkeypatch.setattr(web_service, "stream", stream)
+    tune = (None, None, None, None)
+    *_, (_, state, *_) = page.answer(web_service, "vLLM 是谁开发的？", [], "zh", tune)
+    for tries in (1, 2):  # what the Retry button passes: the last turn's tries + 1
+        last = state.pop()
+        *_, (_, state, *_) = page.answer(web_service, last["q"], state, "zh", tune,
+                                         tries=last.get("tries", 0) + 1)
+        assert state[-1]["tries"] == tries
+    seed = web_service.settings.seed
+    assert asked == [{}, {"seed": seed + 1}, {"seed": seed + 2}]
+
+
 def test_the_estimate_comes_from_the_models_measured_speed(web_index):
     from fakes import PacedGenerator
 

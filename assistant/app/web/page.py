@@ -163,7 +163,9 @@ def _wire_chat(service: Service, ui: SimpleNamespace) -> None:
             yield gr.skip(), state, gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         last = state.pop()
-        yield from answer(service, last["q"], state, lang, tune)
+        # Asked again with the next seed, so a model that samples writes another answer
+        # (the same seed would give the same words).
+        yield from answer(service, last["q"], state, lang, tune, tries=last.get("tries", 0) + 1)
 
     def ask_example(state, lang, *tune, evt: gr.SelectData):
         value = evt.value if isinstance(evt.value, dict) else {"text": evt.value}
@@ -207,9 +209,9 @@ def _saved(state: list[dict]) -> list[dict]:
 
 
 def answer(service: Service, q: str, state: list[dict], lang: str,
-           tune: tuple) -> Iterator[tuple]:
+           tune: tuple, tries: int = 0) -> Iterator[tuple]:
     """One chat turn as a stream of screen updates (chat, turns, sources, question box,
-    copy text, saved turns)."""
+    copy text, saved turns). ``tries``: how many times Retry has asked this question."""
     skip = gr.skip
     q = (q or "").strip()
     state = [dict(x, state="stopped") if x["state"] == "pending" else x for x in state or []]
@@ -218,10 +220,12 @@ def answer(service: Service, q: str, state: list[dict], lang: str,
         return
     history = render.history_of(state)
     turn = new_turn(state, q)
+    if tries:
+        turn["tries"] = tries
     state = [*state, turn]
     yield render.chat_messages(state, lang), state, skip(), "", skip(), skip()
     try:
-        overrides = _overrides(service, tune)
+        overrides = _overrides(service, tune, tries)
     except AssistantError as e:
         turn.update(state="error", error=str(e))
         overrides = None
@@ -242,12 +246,13 @@ def answer(service: Service, q: str, state: list[dict], lang: str,
         stop.set()
 
 
-def _overrides(service: Service, tune: tuple) -> dict:
+def _overrides(service: Service, tune: tuple, tries: int = 0) -> dict:
     model, llm_url, context, temperature = tune
     return service.overrides(
         model=model, llm_url=llm_url,
         context_tokens=int(context) if context is not None else None,
         temperature=float(temperature) if temperature is not None else None,
+        seed=(service.settings.seed + tries) % 2**31 if tries else None,
     )
 
 
