@@ -478,7 +478,7 @@ def main_model(args) -> int:
     held = json.loads(HELDOUT.read_text(encoding="utf-8"))
     args.work.mkdir(parents=True, exist_ok=True)
     kw = {"model": str(args.model), "threads": args.threads,
-          "abstain_below": args.abstain_below}
+          "abstain_below": args.abstain_below, "temperature": args.temperature}
     sources = heldout_sources(args, held, {"cmrc", "squad"})
     generator = peer = None
     results = []
@@ -577,6 +577,8 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--abstain-below", type=float, default=None,
                    help="Settings.abstain_below for ours (0: every question reaches the "
                    "model, so bench/abstain_sweep.py can apply any pre-model threshold)")
+    m.add_argument("--temperature", type=float, default=None,
+                   help="Settings.temperature for ours and the peer (the shipped default)")
     args = p.parse_args(argv)
     if args.model is not None:
         return main_model(args)
