@@ -151,6 +151,22 @@ def _cut_to_fit(hit: Any, budget: int, count: Counter) -> tuple[Any, str, int] |
     return hit, block, count(block) + 1
 
 
+_CITED = re.compile(r"^(.+?)\s?\[(\d+)\]")
+
+
+def mark_best(blocks: Sequence[str], quote: str) -> list[str]:
+    """``blocks`` with the extractive answer's first sentence (``quote``'s, before its
+    ``[n]``) emphasised where source n holds it verbatim: ``**sentence**``."""
+    out = list(blocks)
+    m = _CITED.match(quote.strip())
+    if not m:
+        return out
+    sentence, n = m.group(1).strip(), int(m.group(2))
+    if 1 <= n <= len(out) and len(sentence) >= 4 and out[n - 1].count(sentence) == 1:
+        out[n - 1] = out[n - 1].replace(sentence, f"**{sentence}**")
+    return out
+
+
 def answer_messages(question: str, blocks: Sequence[str], lang: str | None = None) -> list[dict]:
     """Chat messages for one answer: the fixed system message first (the cached prefix),
     then the sources and the question in one user message."""

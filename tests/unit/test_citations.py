@@ -154,3 +154,16 @@ def test_long_input_is_parsed_whole():
     c = parse_citations(answer, 3)
     assert c.cited == [1, 2, 3]
     assert c.text.count("[1]") == 2000 and c.text.count("`[4]`") == 2000
+
+
+def test_the_quoted_sentence_is_marked_in_its_source_for_the_model():
+    from assistant.answer.prompt import mark_best
+
+    blocks = ['<source id="1" title="A">\nvLLM 很快。它由 UC Berkeley 开发。\n</source>',
+              '<source id="2" title="B">\n它由 UC Berkeley 开发。\n</source>']
+    marked = mark_best(blocks, "它由 UC Berkeley 开发。[2]\n另一句。[2]")
+    assert marked == [blocks[0], blocks[1].replace("它由", "**它由").replace("开发。", "开发。**")]
+    # Not verbatim in its source, no citation, or a number past the sources: unchanged.
+    for quote in ("它由 Berkeley 开发。[2]", "它由 UC Berkeley 开发。",
+                  "它由 UC Berkeley 开发。[3]"):
+        assert mark_best(blocks, quote) == blocks
