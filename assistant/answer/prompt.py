@@ -4,7 +4,8 @@ The system message depends only on the question's language, so llama.cpp's prefi
 reuses it from one question to the next; everything that changes comes after it. The
 sources are wrapped in ``<source id="n" ...>`` tags and declared data: text inside
 them that reads like an instruction ("ignore the above ...") is quoted, not obeyed, and
-a passage cannot close its own tag early.
+a passage cannot close its own tag early. The sentence the extractive answer would quote
+is emphasised in its passage (``mark_best``): a 1.5B model then keeps the source's words.
 
 Measured with cl100k_base on the 30 dev questions at the default budget
 (``context_tokens`` = 500): the whole prompt is 648 tokens at the median and 690 at most
