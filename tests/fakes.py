@@ -81,7 +81,7 @@ class PacedGenerator(FakeGenerator):
         import time
 
         pieces = super().stream(messages, max_tokens=max_tokens, temperature=temperature,
-                                stop=stop)
+                                stop=stop, seed=seed)
 
         def paced() -> Iterator[str]:
             time.sleep(self.read_s)

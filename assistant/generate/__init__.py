@@ -49,8 +49,9 @@ class Generator(Protocol):
         stop: list[str] | None = None,
         seed: int | None = None,
     ) -> Iterator[str]:
-        """Yield the reply to chat ``messages`` piece by piece. With a ``seed`` the same
-        messages get the same reply (None: the backend's own choice)."""
+        """Yield the reply to chat ``messages`` piece by piece. ``seed`` fixes the
+        sampler's draws (None: the backend's own choice); a local model's reply can still
+        differ when llama.cpp reads the prompt from its cache (Settings.seed)."""
         ...
 
 

@@ -141,8 +141,8 @@ def test_model_answer_keeps_valid_markers_and_drops_invalid_ones(settings, searc
 
 
 def test_each_answer_is_sampled_with_a_seed(settings, searcher):
-    # The settings' seed unless the turn names one (the page's Retry does): the same
-    # question over the same sources is asked the same way, whatever came before it.
+    # The settings' seed unless the turn names one (the page's Retry does): the sampler's
+    # draws no longer run on from the answer before.
     gen = FakeGenerator("vLLM 由 UC Berkeley 开发 [1]。", "UC Berkeley [1]")
     assistant = Assistant(settings.model_copy(update={"seed": 5}), searcher=searcher,
                           generator=gen)

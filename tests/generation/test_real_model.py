@@ -98,7 +98,7 @@ def _sampled(gen, seed, messages=QUESTION) -> str:
     return "".join(gen.stream(messages, max_tokens=16, temperature=1.0, seed=seed))
 
 
-def test_a_seed_gives_the_same_answer_whatever_was_asked_before(gemma):
+def test_a_seed_gives_the_same_answer_after_another_question(gemma):
     # Unseeded, llama-cpp-python draws an answer's seed from the last answer's: the same
     # question got other words after another question. Seeded, it cannot.
     first = _sampled(gemma, 7)
