@@ -25,6 +25,7 @@ from assistant.answer.prompt import (
     mark_best,
     pack,
 )
+from assistant.answer.verbatim import restore
 from assistant.embed.base import profile
 from assistant.errors import AssistantError, ModelUnavailable
 from assistant.generate import Generator, resolve_generator
@@ -626,7 +627,10 @@ class Assistant:
             # A small model cites when it likes (1 answer in 16 measured): each sentence
             # is matched to the sources that support it, and a model's own marker is
             # kept only where its source does (attribution.py).
-            att = attribute(text, [s.text for s in answer.sources], similarity=similarity)
+            # Where it nearly copied a source ("上海市南市区" for 上海南市区), the source's
+            # own words go back in first (verbatim.py), so the cited passage holds them.
+            passages = [s.text for s in answer.sources]
+            att = attribute(restore(text, passages), passages, similarity=similarity)
             text, cited = att.text, att.cited
             if att.unsupported:
                 sep = "、" if lang == "zh" else ", "

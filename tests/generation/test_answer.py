@@ -140,6 +140,15 @@ def test_model_answer_keeps_valid_markers_and_drops_invalid_ones(settings, searc
         "vLLM 由 UC Berkeley 开发【1】，另见 [9] 和 [1, 7]。")
 
 
+def test_a_nearly_copied_sentence_is_finished_in_the_sources_words(settings, searcher):
+    # The model copied the source's sentence with a word changed (开发 -> 研发) and a
+    # character added (的 -> 的的): the answer shown is the source's text, cited.
+    gen = FakeGenerator("vLLM 是 UC Berkeley 研发的大模型的推理框架。")
+    answer = Assistant(settings, searcher=searcher, generator=gen).ask("vLLM 是谁开发的？")
+    assert answer.answer == "vLLM 是 UC Berkeley 开发的大模型推理框架。[1]"
+    assert answer.citations[0].doc == "frameworks.md"
+
+
 def test_each_answer_is_sampled_with_a_seed(settings, searcher):
     # The settings' seed unless the turn names one (the page's Retry does): the sampler's
     # draws no longer run on from the answer before.
