@@ -65,8 +65,8 @@ class Settings(BaseSettings):
         # Without a seed per answer llama-cpp-python draws each one's from the last
         # answer's, so the same question got other words depending on what was asked
         # before it (and benchmark runs could not be compared question by question).
-        # (Not bit-exact: a prompt found whole in llama.cpp's cache is read in another
-        # batch split, and at temperature > 0 that can tip a word; BENCHMARKS.md.)
+        # The local model also reuses no more than the system message from llama.cpp's
+        # cache (generate/local.py), so a prompt is always read in the same batches.
         0, ge=0, le=2**31 - 1, description="Sampling seed: the same question over the same "
         "sources gets the same answer; the web page's Retry asks with the next seed",
     )

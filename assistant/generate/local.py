@@ -88,8 +88,13 @@ class LlamaCppGenerator:
     ) -> Iterator[str]:
         """Yield the reply piece by piece; refuse up front if the prompt cannot fit."""
         rendered, prompt = self._render(messages)
-        self._check_fits(self._prompt_length(rendered, prompt), max_tokens)
-        return self._generate(rendered, max_tokens, temperature, stop, seed)
+        tokens = None if prompt is None else self._tokens(prompt)
+        used = self._prompt_length(rendered, prompt) if tokens is None else len(tokens)
+        self._check_fits(used, max_tokens)
+        # Without a template (llama-cpp-python's fallback format) nothing is reused.
+        start = 0 if tokens is None else self._fixed_prefix(messages, prompt, tokens)
+        return self._generate(rendered, max_tokens, temperature, stop, seed,
+                              tokens=tokens, start=start)
 
     def check_fits(self, messages: list[dict], max_tokens: int) -> None:
         """Raise the overflow error :meth:`stream` would, without generating."""
@@ -107,11 +112,33 @@ class LlamaCppGenerator:
     def _prompt_length(self, messages: list[dict], prompt: str | None) -> int:
         if prompt is None:  # llama-cpp-python's fallback format: estimate
             return sum(self.count_tokens(m.get("content") or "") + 8 for m in messages) + 8
-        return len(self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+        return len(self._tokens(prompt))
+
+    def _tokens(self, prompt: str) -> list[int]:
+        # As llama-cpp-python's chat handler tokenizes a Jinja template's prompt.
+        return self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+
+    def _fixed_prefix(self, messages: list[dict], prompt: str, tokens: list[int]) -> int:
+        """How many leading tokens of ``tokens`` are the system message's (with the
+        template's opening): the one part of a prompt read from llama.cpp's cache.
+
+        Everything after it is read anew on every call, from the same position and so in
+        the same batches. Reading a prompt's tail in another split (the whole prompt
+        cached but its last token, when a question is asked twice) changes the logits in
+        their last digits, and at a temperature above 0 that is enough to change a word:
+        measured, the same seed gave a different first answer than its four repeats."""
+        system = messages[0].get("content") if messages and messages[0].get("role") \
+            == "system" else None
+        end = prompt.find(system) + len(system) if system else -1
+        if end <= 0:
+            return 0
+        # A token may join across the boundary: the prefix ends before it.
+        return min(_common(self._tokens(prompt[:end]), tokens), len(tokens) - 1)
 
     def _generate(
         self, messages: list[dict], max_tokens: int, temperature: float,
-        stop: list[str] | None, seed: int | None = None,
+        stop: list[str] | None, seed: int | None = None, *,
+        tokens: list[int] | None = None, start: int = 0,
     ) -> Iterator[str]:
         if not self._lock.acquire(timeout=BUSY_TIMEOUT):
             raise AssistantError(
@@ -120,6 +147,7 @@ class LlamaCppGenerator:
                 status=503,
             )
         try:
+            self._cache_only(tokens or [], start)
             chunks = self._llm.create_chat_completion(
                 messages=messages,
                 max_tokens=max_tokens,
@@ -141,6 +169,18 @@ class LlamaCppGenerator:
         finally:
             # Also reached when the reader stops early (the generator is closed).
             self._lock.release()
+
+    def _cache_only(self, tokens: list[int], start: int) -> None:
+        """Leave in llama.cpp's cache the first ``start`` tokens of this prompt and no
+        more, read on their own as they always are, so that llama-cpp-python's prefix
+        match reuses exactly those and reads the rest from ``start``."""
+        llm = self._llm
+        # Another system message is cached, or none yet: read this one on its own.
+        if _common(llm.input_ids[: llm.n_tokens].tolist(), tokens[:start]) < start:
+            llm.reset()
+            if start:
+                llm.eval(tokens[:start])
+        llm.n_tokens = start  # the rest of the cache is dropped by generate()
 
     def _load(self, n_ctx: int) -> Any:
         if not self.path.is_file():
@@ -220,6 +260,16 @@ class LlamaCppGenerator:
         else:
             first_user["content"] = f"{system}\n\n{first_user.get('content') or ''}"
         return rest, self._formatter(messages=rest).prompt
+
+
+def _common(a: list[int], b: list[int]) -> int:
+    """The length of the longest common prefix of ``a`` and ``b``."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def physical_cores() -> int:

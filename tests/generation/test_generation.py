@@ -162,6 +162,12 @@ def test_system_role_is_folded_for_templates_without_one(tmp_path):
     assert list(gen.stream(QUESTION, max_tokens=3, temperature=0.0))
     # Counted as sent, not refused (the answer's prompt_tokens timing fell back to a guess).
     assert gen.prompt_tokens(QUESTION) == gen.prompt_tokens(folded) > 0
+    # The cached part is still the instructions, now at the head of the user's turn.
+    _, prompt = gen._render(QUESTION)
+    tokens = gen._tokens(prompt)
+    head = len(gen._tokens(prompt[: prompt.index("them.") + len("them.")]))
+    # (one token may join across the boundary, and is then read anew)
+    assert head - 1 <= gen._fixed_prefix(QUESTION, prompt, tokens) <= head < len(tokens)
 
 
 def test_gguf_without_template_uses_the_preset_one_or_says_so(tmp_path, tiny_path):
