@@ -28,7 +28,7 @@ from assistant.answer.prompt import (
 from assistant.answer.verbatim import restore
 from assistant.embed.base import profile
 from assistant.errors import AssistantError, ModelUnavailable
-from assistant.generate import Generator, resolve_generator
+from assistant.generate import Generator, loop_start, resolve_generator
 from assistant.retrieve import definitions
 from assistant.text.counting import cl100k_counter
 from assistant.text.language import language
@@ -601,10 +601,12 @@ class Assistant:
     def _generate(generator: Generator, messages: list[dict], opts: _Options,
                   timings: dict, t0: float, count: Any, pieces: list[str]) -> Iterator[Event]:
         t_first = None
-        for piece in generator.stream(
+        stream = generator.stream(
             messages, max_tokens=opts.max_answer_tokens, temperature=opts.temperature,
             seed=opts.seed,
-        ):
+        )
+        written = ""
+        for piece in stream:
             if not piece:
                 continue
             if t_first is None:
@@ -612,9 +614,17 @@ class Assistant:
                 timings["first_token_ms"] = _ms(t0)
             pieces.append(piece)
             yield Event("token", text=piece)
+            written += piece
+            cut = loop_start(written)
+            if cut is not None:
+                # The model is going round in a loop (it would write the same list until
+                # max_answer_tokens): stop it, and keep the loop's first round.
+                getattr(stream, "close", lambda: None)()
+                pieces[:] = [written[:cut]]
+                break
         if t_first is not None:
             spent = time.perf_counter() - t_first
-            n = count("".join(pieces))
+            n = count(written)
             timings["completion_tokens"] = n
             timings["tokens_per_s"] = round(n / spent, 1) if spent > 0 and n > 1 else None
 

@@ -50,9 +50,28 @@ class Generator(Protocol):
         seed: int | None = None,
     ) -> Iterator[str]:
         """Yield the reply to chat ``messages`` piece by piece. ``seed`` fixes the
-        sampler's draws (None: the backend's own choice); a local model's reply can still
-        differ when llama.cpp reads the prompt from its cache (Settings.seed)."""
+        sampler's draws (None: the backend's own choice): a local model then gives the
+        same reply to the same messages; a server's own prompt cache may not."""
         ...
+
+
+# A reply is looping when its last LOOP_SPAN characters are there LOOP_ROUNDS times: a
+# 1.5B model at times lists the same names until it runs out of tokens (1 SQuAD answer
+# in 85: "the Warsaw Uprising Museum, the Warsaw Fotoplastikon, ..." for 320 tokens).
+LOOP_SPAN = 40
+LOOP_ROUNDS = 3
+
+
+def loop_start(text: str) -> int | None:
+    """Where the second round of a loop at the end of ``text`` begins (the text before
+    it holds the first round once), or None when the text is not looping."""
+    if len(text) < LOOP_SPAN * LOOP_ROUNDS:
+        return None
+    tail = text[-LOOP_SPAN:]
+    if text.count(tail) < LOOP_ROUNDS:
+        return None
+    first = text.find(tail)
+    return text.find(tail, first + 1)
 
 
 def resolve_generator(settings: Any, *, allow_download: bool = False) -> Generator | None:

@@ -149,6 +149,33 @@ def test_a_nearly_copied_sentence_is_finished_in_the_sources_words(settings, sea
     assert answer.citations[0].doc == "frameworks.md"
 
 
+def test_a_looping_answer_is_stopped_after_its_first_round(settings, searcher):
+    # A 1.5B model at times lists the same names until max_answer_tokens runs out.
+    loop = "PagedAttention 管理 KV 缓存，HuggingFace Transformers 提供基线，"
+    gen = FakeGenerator("vLLM 是 UC Berkeley 开发的大模型推理框架。" + loop * 40)
+    pieces = []
+    answer = None
+    for ev in Assistant(settings, searcher=searcher, generator=gen).stream("vLLM 是谁开发的？"):
+        if ev.kind == "token":
+            pieces.append(ev.text)
+        elif ev.kind == "done":
+            answer = ev.answer
+    assert answer.answer.count("HuggingFace Transformers 提供基线") == 1, answer.answer
+    assert answer.answer.startswith("vLLM 是 UC Berkeley 开发的大模型推理框架。")
+    # Stopped after about three rounds, not at the end of the forty.
+    assert len("".join(pieces)) < 5 * len(loop)
+
+
+def test_a_list_is_not_a_loop():
+    from assistant.generate import loop_start
+
+    rows = "".join(f"- 第 {i} 层：训练两个小的低秩矩阵，冻结预训练权重。\n" for i in range(12))
+    assert loop_start(rows) is None
+    assert loop_start("abc" * 5) is None  # too short to tell
+    text = "开头。" + "甲乙丙丁戊己庚辛壬癸" * 13
+    assert text[: loop_start(text)].count("甲乙丙丁戊己庚辛壬癸") == 1
+
+
 def test_each_answer_is_sampled_with_a_seed(settings, searcher):
     # The settings' seed unless the turn names one (the page's Retry does): the sampler's
     # draws no longer run on from the answer before.
