@@ -60,13 +60,37 @@ class _CachedCosines:
         return cos if cos is None or self.floor is None else from_floor(cos, self.floor)
 
 
+def model_written(result: dict, searcher) -> tuple[list[tuple], list[dict]]:
+    """A saved set's answers the model wrote, as (question, recorded answer, its sources,
+    cached cosines), and the recorded scores of the others that answer (quoted in the
+    model's place, or failed; abstentions left out)."""
+    import answers  # bench/answers.py
+
+    from assistant.answer.pipeline import _sentence_similarity
+    from assistant.answer.prompt import declined
+
+    files = {**QUESTIONS, **answers.CALIBRATION}
+    by_id = {q["id"]: q for q in answers.read_jsonl(files[result["set"]])}
+    todo, others = [], []
+    for e in result["answers"]:
+        o = e["ours"]
+        if not o.get("raw") or declined(o["raw"]) or o["backend"] == "extractive":
+            if not o["abstained"]:
+                others.append(o["score"])
+            continue  # abstained, declined (then quoted) or failed: no model words
+        q = dict(by_id[e["id"]], answerable=e["answerable"])
+        sources = [SimpleNamespace(**s) for s in o["sources"]]
+        sim = _CachedCosines(_sentence_similarity(searcher, e["question"],
+                                                  pairwise=True, floor=0.0))
+        todo.append((q, o, sources, sim))
+    return todo, others
+
+
 def main(argv: list[str] | None = None) -> int:
     import answers  # bench/answers.py
 
     from assistant.answer import attribution
     from assistant.answer.citations import parse_citations
-    from assistant.answer.pipeline import _sentence_similarity
-    from assistant.answer.prompt import declined
     from assistant.app.evaluate import holds_evidence
     from assistant.embed.base import profile
     from assistant.retrieve.search import Searcher
@@ -97,21 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.results:
         for result in json.loads(path.read_text(encoding="utf-8")):
             name = result["set"]
-            files = {**QUESTIONS, **answers.CALIBRATION}
-            by_id = {q["id"]: q for q in answers.read_jsonl(files[name])}
-            todo = []
-            others = []  # answers with no model words: their recorded scores stand
-            for e in result["answers"]:
-                o = e["ours"]
-                if not o.get("raw") or declined(o["raw"]) or o["backend"] == "extractive":
-                    if not o["abstained"]:  # quoted in the model's place, or failed
-                        others.append(o["score"])
-                    continue  # abstained, declined (then quoted) or failed: no model words
-                q = dict(by_id[e["id"]], answerable=e["answerable"])
-                sources = [SimpleNamespace(**s) for s in o["sources"]]
-                sim = _CachedCosines(_sentence_similarity(searcher, e["question"],
-                                                          pairwise=True, floor=0.0))
-                todo.append((q, o, sources, sim))
+            todo, others = model_written(result, searcher)
             settings_tried = [(w, f) for w in WEIGHTS for f in FLOORS if w or f is None]
             if args.shipped_only:
                 settings_tried = [(shipped, floor)]

@@ -16,7 +16,6 @@ import json
 import os
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -29,13 +28,11 @@ CONFIGS = ((0, False), (1, False), (2, False), (3, False), (2, True))
 
 def main(argv: list[str] | None = None) -> int:
     import answers  # bench/answers.py
-    from attribution_rescore import QUESTIONS, _CachedCosines
+    from attribution_rescore import model_written
 
     from assistant.answer import verbatim
     from assistant.answer.attribution import attribute
     from assistant.answer.citations import parse_citations
-    from assistant.answer.pipeline import _sentence_similarity
-    from assistant.answer.prompt import declined
     from assistant.app.evaluate import holds_evidence, norm_answer_text
     from assistant.retrieve.search import Searcher
     from assistant.settings import Settings
@@ -56,18 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.results:
         for result in json.loads(path.read_text(encoding="utf-8")):
             name = result["set"]
-            by_id = {q["id"]: q for q in answers.read_jsonl({**QUESTIONS,
-                                                             **answers.CALIBRATION}[name])}
-            todo = []
-            for e in result["answers"]:
-                o = e["ours"]
-                if not o.get("raw") or declined(o["raw"]) or o["backend"] == "extractive":
-                    continue  # no model words to restore
-                q = dict(by_id[e["id"]], answerable=e["answerable"])
-                sources = [SimpleNamespace(**s) for s in o["sources"]]
-                sim = _CachedCosines(_sentence_similarity(searcher, e["question"],
-                                                          pairwise=True, floor=0.0))
-                todo.append((q, o, sources, sim))
+            todo, _ = model_written(result, searcher)
             for gap, latin in CONFIGS:
                 gold = answerable = cites = ok = changed = 0
                 for q, o, sources, sim in todo:
