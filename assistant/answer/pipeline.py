@@ -15,6 +15,7 @@ from typing import Any
 
 from assistant.answer.abstain import QUESTION_WORD, relevance
 from assistant.answer.attribution import attribute
+from assistant.answer.backing import with_backing
 from assistant.answer.citations import parse_citations
 from assistant.answer.extractive import extractive_answer
 from assistant.answer.prompt import (
@@ -641,7 +642,9 @@ class Assistant:
             # own words go back in first (verbatim.py), so the cited passage holds them.
             passages = [s.text for s in answer.sources]
             att = attribute(restore(text, passages), passages, similarity=similarity)
-            text, cited = att.text, att.cited
+            # A bare phrase ("秋晴") gets the sentence of its source that backs it, quoted.
+            text = with_backing(att.text, answer.standalone, passages, att.cited)
+            cited = att.cited
             if att.unsupported:
                 sep = "、" if lang == "zh" else ", "
                 notes.append(UNSUPPORTED_NOTICE[lang] + sep.join(att.unsupported))

@@ -149,6 +149,13 @@ def test_a_nearly_copied_sentence_is_finished_in_the_sources_words(settings, sea
     assert answer.citations[0].doc == "frameworks.md"
 
 
+def test_a_bare_phrase_is_followed_by_the_sentence_that_backs_it(settings, searcher):
+    gen = FakeGenerator("UC Berkeley")
+    answer = Assistant(settings, searcher=searcher, generator=gen).ask("vLLM 是谁开发的？")
+    assert answer.answer == "UC Berkeley [1]\n\n> vLLM 是 UC Berkeley 开发的大模型推理框架。[1]"
+    assert [s.doc for s in answer.citations] == ["frameworks.md"]
+
+
 def test_a_looping_answer_is_stopped_after_its_first_round(settings, searcher):
     # A 1.5B model at times lists the same names until max_answer_tokens runs out.
     loop = "PagedAttention 管理 KV 缓存，HuggingFace Transformers 提供基线，"

@@ -79,6 +79,11 @@ def test_escape_prose_links_valid_markers_outside_code():
     assert "```\n<p>[1]\n```" in out
 
 
+def test_a_quoted_line_stays_a_block_quote_and_nothing_else_is_unescaped():
+    out = render.escape_prose("秋晴[1]\n\n> 日野秋晴 <b>x</b> a > b[1]\n>x", lambda n: f"<L{n}>")
+    assert out == "秋晴<L1>\n\n> 日野秋晴 &lt;b&gt;x&lt;/b&gt; a &gt; b<L1>\n&gt;x"
+
+
 def test_render_answer_links_and_lists_citations():
     out = render.render_answer(turn(), "en")
     assert '<a class="cite" href="#src-1-1" title="notes.md · 推理 &gt; vLLM">[1]</a>' in out

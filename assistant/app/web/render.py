@@ -24,6 +24,7 @@ MIN_SCORE = 0.005  # a passage scored below this is not shown unless the answer 
 _CODE = re.compile(r"(^[ \t]*(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]*\2[ \t]*$|\Z)|`+[^`\n]+`+)",
                    re.MULTILINE | re.DOTALL)
 _MARKER = re.compile(r"\[(\d{1,4})\]")
+_QUOTE_LINE = re.compile(r"^&gt;(?= )", re.MULTILINE)
 
 
 def escape_prose(text: str, link=None) -> str:
@@ -38,7 +39,9 @@ def escape_prose(text: str, link=None) -> str:
 
 
 def _prose(part: str, link) -> str:
-    part = html.escape(part, quote=False)
+    # A line opening with "> " stays a Markdown block quote (a brief answer's backing
+    # sentence, answer/backing.py): "&gt; " would show the bracket instead.
+    part = _QUOTE_LINE.sub(">", html.escape(part, quote=False))
     if link is None:
         return part
     return _MARKER.sub(lambda m: link(int(m.group(1))) or m.group(0), part)
