@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.answer.backing import with_backing
     from assistant.answer.citations import parse_citations
     from assistant.answer.verbatim import restore
-    from assistant.app.evaluate import holds_evidence, norm_answer_text
+    from assistant.app.evaluate import holds_evidence, holds_gold
     from assistant.retrieve.search import Searcher
     from assistant.settings import Settings
 
@@ -42,10 +42,6 @@ def main(argv: list[str] | None = None) -> int:
                    help="any index built with the configured embedder (its embedder is used)")
     args = p.parse_args(argv)
     searcher = Searcher(answers.index_settings(ROOT / "corpus", args.index, Settings().embedder))
-
-    def holds_gold(q: dict, text: str) -> bool:
-        golds = [norm_answer_text(g) for g in q.get("answer", []) if g.strip()]
-        return any(g in norm_answer_text(text) for g in golds)
 
     print("| set (run) | model answers (answerable) | given a backing sentence | holding a gold "
           "string, without -> with | citations holding the evidence, without -> with |")

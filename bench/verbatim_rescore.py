@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.answer import verbatim
     from assistant.answer.attribution import attribute
     from assistant.answer.citations import parse_citations
-    from assistant.app.evaluate import holds_evidence, norm_answer_text
+    from assistant.app.evaluate import holds_evidence, holds_gold
     from assistant.retrieve.search import Searcher
     from assistant.settings import Settings
 
@@ -72,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                                      f"  before: {before}\n  after:  {att.text}")
                     if q["answerable"]:
                         answerable += 1
-                        golds = [norm_answer_text(g) for g in q.get("answer", []) if g.strip()]
-                        gold += any(g in norm_answer_text(att.text) for g in golds)
+                        gold += holds_gold(q, att.text)
                         cites += len(att.cited)
                         ok += sum(holds_evidence(q, sources[n - 1]) for n in att.cited)
                 label = f"{gap or 'off'}{' (Latin too)' if latin else ''}"

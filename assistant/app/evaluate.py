@@ -184,6 +184,12 @@ def holds_evidence(q: dict, source: Any) -> bool:
     return any(e in text for e in (norm_answer_text(x) for x in q.get("evidence", [])) if e)
 
 
+def holds_gold(q: dict, text: str) -> bool:
+    """Whether ``text`` holds one of the question's gold ``answer`` strings."""
+    norm = norm_answer_text(text)
+    return any(g in norm for g in (norm_answer_text(x) for x in q.get("answer", [])) if g)
+
+
 def score_answer(q: dict, answer: Any) -> dict:
     """What one answer did, for :func:`answer_figures`.
 
@@ -211,9 +217,7 @@ def score_answer(q: dict, answer: Any) -> dict:
         "total_ms": timings.get("total_ms"),
     }
     if answerable:
-        golds = [norm_answer_text(g) for g in q.get("answer", []) if g.strip()]
-        norm = norm_answer_text(text)
-        row["gold"] = not abstained and any(g in norm for g in golds)
+        row["gold"] = not abstained and holds_gold(q, text)
         row["sources_hold"] = any(holds_evidence(q, s) for s in sources)
         row["citations"] = len(citations)
         row["citations_ok"] = sum(holds_evidence(q, s) for s in citations)
