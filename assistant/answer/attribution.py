@@ -39,7 +39,7 @@ from assistant.answer.citations import _CODE
 from assistant.text.language import CJK_CHARS, language
 from assistant.text.markup import is_table_separator, label_cells, table_cells
 from assistant.text.sentences import split_sentences
-from assistant.text.tokens import QUERY_STOPWORDS, query_tokens, tokenize
+from assistant.text.tokens import QUERY_STOPWORDS, query_tokens, squash, tokenize
 
 Similarity = Callable[[list[str], list[str]], np.ndarray]
 
@@ -261,7 +261,7 @@ def _bare_chinese(sentence: str) -> str:
     """A sentence that is one Chinese word, the whole of a short answer ("秋晴"), as a
     source would hold it; empty for anything else. The index cuts "日野秋晴" into other
     words than the answer's "秋晴", so the words do not find it there: the characters do."""
-    core = _squash(re.sub(rf"[^{CJK_CHARS}A-Za-z0-9]", "", sentence))
+    core = squash(re.sub(rf"[^{CJK_CHARS}A-Za-z0-9]", "", sentence))
     return core if _CJK_RUN.fullmatch(core) and len(core) >= 2 else ""
 
 
@@ -409,17 +409,13 @@ class _Holder:
 
     @classmethod
     def of(cls, text: str) -> _Holder:
-        return cls(_numbers_text(text), text.casefold(), _squash(text))
+        return cls(_numbers_text(text), text.casefold(), squash(text))
 
     def holds_number(self, number: str, unit: str = "") -> bool:
         return _number_held(number, self.numbers, unit)
 
     def holds_name(self, name: str) -> bool:
         return _word_held(name, self.folded, self.squashed)
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", "", text).casefold()
 
 
 def _numbers_text(text: str) -> str:
@@ -469,4 +465,4 @@ def _word_held(word: str, text: str, squashed: str) -> bool:
         if re.search(rf"(?<![a-z0-9]){re.escape(w)}(?:e?s)?(?![a-z0-9])", text):
             return True
     # "HuggingFace" for "Hugging Face"; long enough not to be found inside any word.
-    return len(low) >= 4 and _squash(low) in squashed
+    return len(low) >= 4 and squash(low) in squashed

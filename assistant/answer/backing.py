@@ -22,15 +22,9 @@ from collections.abc import Sequence
 
 from assistant.text.language import language
 from assistant.text.sentences import text_sentences
-from assistant.text.tokens import query_tokens
+from assistant.text.tokens import query_tokens, squash
 
 _MARK = re.compile(r"\s*\[\d{1,4}\]")
-_SPACE = re.compile(r"\s+")
-
-
-def _squash(text: str) -> str:
-    return _SPACE.sub("", text)
-
 
 def is_brief(answer: str, question: str) -> bool:
     """One line that holds fewer than half of the question's content words."""
@@ -56,8 +50,8 @@ def backing_sentence(answer: str, question: str, source: str) -> str | None:
     new = [w for w in mine if w not in asked] or list(mine)
     best, best_key = None, (0.0, 0.0, 0.0)
     for sentence in text_sentences(source):
-        flat = _squash(sentence).casefold()
-        key = tuple(sum(_squash(w) in flat for w in words) / max(1, len(words))
+        flat = squash(sentence)
+        key = tuple(sum(squash(w) in flat for w in words) / max(1, len(words))
                     for words in (new, mine, asked))
         if key > best_key:
             best, best_key = sentence.strip(), key

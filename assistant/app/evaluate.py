@@ -27,6 +27,7 @@ from typing import Any
 
 from assistant.app.i18n import ljust, t
 from assistant.errors import AssistantError
+from assistant.text.tokens import squash
 
 BUDGETS = (500, 1000)
 
@@ -152,7 +153,7 @@ _THOUSANDS = re.compile(r"(?<=\d)[,，](?=\d{3}(?!\d))")
 def norm_answer_text(text: str) -> str:
     """Text as answers are compared: whitespace removed, case folded (as
     ``../shared/eval/README.md`` defines it)."""
-    return re.sub(r"\s+", "", text or "").casefold()
+    return squash(text)
 
 
 def numbers_in(text: str) -> set[str]:

@@ -173,6 +173,15 @@ def match_tokens(text: str) -> tuple[str, ...]:
     return tuple(words)
 
 
+def squash(text: str) -> str:
+    """Text as it is compared character for character: whitespace removed, case folded
+    ("第26届" meets "第 26 届", "UC Berkeley" meets "ucberkeley")."""
+    return _WHITESPACE.sub("", text or "").casefold()
+
+
+_WHITESPACE = re.compile(r"\s+")
+
+
 def fts_query(tokens: tuple[str, ...] | list[str]) -> str:
     """An FTS5 MATCH expression: any of the tokens, each quoted so none is an operator."""
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in tokens)
